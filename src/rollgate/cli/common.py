@@ -1,0 +1,44 @@
+"""State shared by the commands of one CLI invocation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rollgate.engine.runtime import Runtime
+from rollgate.runs.service import Project
+from rollgate.settings import Settings, load_settings
+from rollgate.spec.loader import load_spec
+
+
+@dataclass
+class AppState:
+    """The spec path, settings and runtime, built lazily once per invocation."""
+
+    spec: Path | None = None
+    json_errors: bool = False
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        """Settings from the environment and the --spec option."""
+        return load_settings(spec=self.spec)
+
+    def project(self) -> Project:
+        """The loaded, validated spec."""
+        path = self.settings().spec
+        return Project(spec=load_spec(path), spec_dir=path.resolve().parent)
+
+    def runtime(self, kind: str = "cli") -> Runtime:
+        """The runtime (store opened and migrated)."""
+        if self._runtime is None:
+            self._runtime = Runtime(self.settings(), kind=kind)
+        return self._runtime
+
+    def close(self) -> None:
+        """Stop the engine if this invocation started it."""
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+
+app_state = AppState()

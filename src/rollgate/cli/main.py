@@ -1,0 +1,63 @@
+"""The rollgate command line.
+
+Exit codes: 0 live and healthy · 1 failed, rolled back or cancelled · 2 bad input ·
+3 refused by a lock or a policy.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from rollgate.cli import runs_cmds, spec_cmds, target_cmds
+from rollgate.cli.common import app_state
+from rollgate.cli.render import err_console
+from rollgate.errors import RollgateError
+
+app = typer.Typer(
+    name="rollgate",
+    help="Deployment, rollback and incident runbooks as code that runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    spec: Annotated[Path | None, typer.Option("--spec", "-f", envvar="ROLLGATE_SPEC",
+                                              help="spec file (default rollgate.yaml)")] = None,
+) -> None:
+    """Deployment, rollback and incident runbooks as code that runs."""
+    app_state.spec = spec
+
+
+spec_cmds.register(app)
+runs_cmds.register(app)
+target_cmds.register(app)
+
+
+def main() -> None:
+    """Entry point: run the CLI and map errors to exit codes and one red line."""
+    try:
+        app(standalone_mode=False)
+    except RollgateError as exc:
+        if app_state.json_errors:
+            sys.stdout.write(json.dumps({"error": exc.code, "message": exc.message}) + "\n")
+        err_console.print(f"error: {exc.message}", style="red", markup=False)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted", style="red")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    finally:
+        app_state.close()

@@ -1,0 +1,140 @@
+"""Terminal output: live progress of a run on a tty, plain lines elsewhere, JSON on request."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from rollgate.engine.runtime import Runtime
+from rollgate.store import runs as run_store
+from rollgate.store.tables import Run, Step
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ICONS = {"running": "…", "succeeded": "✓", "failed": "✗", "pending": "·"}
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "rolled_back": "yellow",
+                "cancelled": "yellow", "running": "cyan", "pending": "dim"}
+
+
+def print_json(data: Any) -> None:
+    """Print data as JSON on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def ts(at: datetime | None) -> str:
+    """A short local time, or a dash."""
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+
+
+def secs(ms: int | None) -> str:
+    """Milliseconds as seconds with one decimal."""
+    return f"{ms / 1000:.1f}s" if ms is not None else ""
+
+
+def run_dict(run: Run, steps: list[Step] | None = None) -> dict[str, Any]:
+    """A run (and its steps) as plain data for --json and the API."""
+    data: dict[str, Any] = {
+        "id": run.id, "kind": run.kind, "service": run.service,
+        "environment": run.environment, "version": run.version,
+        "from_version": run.from_version, "strategy": run.strategy, "status": run.status,
+        "reason": run.reason, "actor": run.actor, "error": run.error,
+        "executor_id": run.executor_id, "cancel_requested": run.cancel_requested,
+        "created_at": run.created_at, "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+    if steps is not None:
+        data["steps"] = [step_dict(s) for s in steps]
+    return data
+
+
+def step_dict(step: Step) -> dict[str, Any]:
+    """A step as plain data."""
+    return {"seq": step.seq, "name": step.name, "state": step.state,
+            "attempts": step.attempts, "started_at": step.started_at,
+            "finished_at": step.finished_at, "duration_ms": step.duration_ms,
+            "output": step.output, "error": step.error}
+
+
+def steps_table(steps: list[Step]) -> Table:
+    """The steps of a run as a table."""
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for col in ("", "step", "took", "tries", "detail"):
+        table.add_column(col, overflow="fold")
+    for s in steps:
+        style = STATUS_STYLE.get(s.state, "")
+        detail = s.error or (s.output or "").splitlines()[-1:] and (s.output or "").splitlines()[-1]
+        table.add_row(Text(ICONS.get(s.state, "?"), style=style), s.name,
+                      secs(s.duration_ms) if s.state != "running" else "",
+                      str(s.attempts), Text(str(detail or ""), style="red" if s.error else ""))
+    return table
+
+
+def summary_line(run: Run) -> Text:
+    """One line saying how a run ended."""
+    style = STATUS_STYLE.get(run.status, "")
+    if run.status == "succeeded":
+        what = f"{run.version} is live" if run.kind == "deploy" else f"rolled back to {run.version}"
+        return Text(f"run {run.id} succeeded: {what} ({run.service}/{run.environment})",
+                    style=style)
+    return Text(f"run {run.id} {run.status.replace('_', ' ')}: {run.error or ''}", style=style)
+
+
+def follow(rt: Runtime, run_id: str, *, quiet: bool = False, poll: float = 0.25) -> Run:
+    """Show a run's progress until it ends; return the final run."""
+    live_ui = console.is_terminal and not quiet
+    seen: dict[int, str] = {}
+
+    def snapshot() -> tuple[Run, list[Step]]:
+        with rt.db.session() as s:
+            return (run_store.get_run(session=s, run_id=run_id),
+                    run_store.list_steps(session=s, run_id=run_id))
+
+    if live_ui:
+        with Live(console=console, refresh_per_second=8, transient=False) as ui:
+            while True:
+                run, steps = snapshot()
+                head = Text(f"{run.kind} {run.service} {run.version} → {run.environment} "
+                            f"({run.strategy}) · {run.id} · {run.status}",
+                            style=STATUS_STYLE.get(run.status, "bold"))
+                ui.update(Group(head, steps_table(steps)))
+                if run.status in run_store.TERMINAL:
+                    break
+                time.sleep(poll)
+    else:
+        while True:
+            run, steps = snapshot()
+            if not quiet:
+                for s in steps:
+                    if seen.get(s.seq) == f"{s.state}{s.attempts}":
+                        continue
+                    seen[s.seq] = f"{s.state}{s.attempts}"
+                    _plain_step(s)
+            if run.status in run_store.TERMINAL:
+                break
+            time.sleep(poll)
+    if not quiet:
+        console.print(summary_line(run))
+    return run
+
+
+def _plain_step(s: Step) -> None:
+    at = ts(s.finished_at if s.state != "running" else s.started_at)
+    if s.state == "running":
+        again = f" (attempt {s.attempts})" if s.attempts > 1 else ""
+        console.print(f"{at} … {s.name}{again}")
+        return
+    console.print(f"{at} {ICONS.get(s.state, '?')} {s.name} ({secs(s.duration_ms)})")
+    for line in (s.output or "").splitlines():
+        console.print(f"      {line}")
+    if s.error:
+        for line in s.error.splitlines():
+            console.print(f"      {line}", style="red")

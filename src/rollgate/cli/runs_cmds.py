@@ -1,0 +1,173 @@
+"""deploy, rollback, resume, cancel, history, runs show."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rollgate.cli.common import app_state
+from rollgate.cli.render import (
+    STATUS_STYLE,
+    console,
+    err_console,
+    follow,
+    print_json,
+    run_dict,
+    steps_table,
+    summary_line,
+    ts,
+)
+from rollgate.errors import UsageError
+from rollgate.runs import service
+from rollgate.store import runs as run_store
+
+Env = Annotated[str, typer.Option("--env", "-e", help="environment")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _exit_for(status: str) -> None:
+    if status != run_store.SUCCEEDED:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the run commands to the app."""
+
+    @app.command()
+    def deploy(
+        service_name: Annotated[str, typer.Argument(metavar="SERVICE")],
+        env: Env,
+        version: Annotated[str, typer.Option("--version", "-v", help="version to deploy")],
+        wait: Annotated[bool, typer.Option(help="wait for an active run instead of refusing")
+                        ] = False,
+        as_json: Json = False,
+    ) -> None:
+        """Deploy a version with the environment's strategy; exit 0 when live and healthy."""
+        app_state.json_errors = as_json
+        project = app_state.project()
+        rt = app_state.runtime()
+
+        def waiting(run_id: str) -> None:
+            err_console.print(f"waiting for run {run_id} to finish…")
+
+        run_id = service.deploy(rt, project, service=service_name, environment=env,
+                                version=version, actor=service.default_actor(), wait=wait,
+                                on_wait=waiting)
+        run = follow(rt, run_id, quiet=as_json)
+        if as_json:
+            with rt.db.session() as s:
+                print_json(run_dict(run, run_store.list_steps(session=s, run_id=run_id)))
+        _exit_for(run.status)
+
+    @app.command()
+    def rollback(
+        service_name: Annotated[str, typer.Argument(metavar="SERVICE")],
+        env: Env,
+        to: Annotated[str | None, typer.Option("--to", help="version to roll back to")] = None,
+        latest: Annotated[bool, typer.Option(
+            "--latest", help="the version live before the current one (the default)")] = False,
+        reason: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+        as_json: Json = False,
+    ) -> None:
+        """Roll the app back to the previous version (or --to VERSION), with a reason."""
+        app_state.json_errors = as_json
+        if to and latest:
+            raise UsageError("--to and --latest exclude each other; give one")
+        project = app_state.project()
+        rt = app_state.runtime()
+        live, target = service.rollback_target(rt, project, service=service_name,
+                                               environment=env, to=to)
+        if not yes:
+            if not console.is_terminal:
+                raise UsageError("rollback needs confirmation: add --yes when not on a terminal")
+            typer.confirm(f"Roll {service_name} in {env} back from {live} to {target} "
+                          f"(app only, data untouched)?", abort=True)
+        run_id = service.rollback(rt, project, service=service_name, environment=env,
+                                  to=target, reason=reason, actor=service.default_actor())
+        run = follow(rt, run_id, quiet=as_json)
+        if as_json:
+            with rt.db.session() as s:
+                print_json(run_dict(run, run_store.list_steps(session=s, run_id=run_id)))
+        _exit_for(run.status)
+
+    @app.command()
+    def resume(
+        run_id: Annotated[str, typer.Argument(metavar="RUN")],
+        as_json: Json = False,
+    ) -> None:
+        """Continue an interrupted run from the step that was interrupted."""
+        app_state.json_errors = as_json
+        rt = app_state.runtime()
+        service.resume(rt, run_id, service.default_actor())
+        run = follow(rt, run_id, quiet=as_json)
+        if as_json:
+            print_json(run_dict(run))
+        _exit_for(run.status)
+
+    @app.command()
+    def cancel(
+        run_id: Annotated[str, typer.Argument(metavar="RUN")],
+        as_json: Json = False,
+    ) -> None:
+        """Stop a run: it discards or rolls back what it started and ends cancelled."""
+        app_state.json_errors = as_json
+        rt = app_state.runtime()
+        service.cancel(rt, run_id, service.default_actor())
+        run = follow(rt, run_id, quiet=True)
+        if as_json:
+            print_json(run_dict(run))
+        else:
+            console.print(summary_line(run))
+
+    @app.command()
+    def history(
+        service_name: Annotated[str | None, typer.Option("--service", "-s")] = None,
+        env: Annotated[str | None, typer.Option("--env", "-e")] = None,
+        status: Annotated[str | None, typer.Option(help="only runs in this state")] = None,
+        limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+        as_json: Json = False,
+    ) -> None:
+        """List runs, newest first."""
+        rt = app_state.runtime()
+        with rt.db.session() as s:
+            rows = run_store.list_runs(session=s, service=service_name, environment=env,
+                                       status=status, limit=limit)
+        if as_json:
+            print_json([run_dict(r) for r in rows])
+            return
+        table = Table(box=None, header_style="bold")
+        for col in ("run", "kind", "service", "env", "version", "status", "by", "started",
+                    "reason / error"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(r.id, r.kind, r.service, r.environment,
+                          f"{r.from_version or '-'} → {r.version}",
+                          f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.actor,
+                          ts(r.started_at or r.created_at), r.error or r.reason or "")
+        console.print(table)
+
+    runs_app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
+    app.add_typer(runs_app, name="runs")
+
+    @runs_app.command("show")
+    def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], as_json: Json = False) -> None:
+        """Show a run with its steps, timings, attempts, output and errors."""
+        app_state.json_errors = as_json
+        rt = app_state.runtime()
+        with rt.db.session() as s:
+            run = run_store.get_run(session=s, run_id=run_id)
+            steps = run_store.list_steps(session=s, run_id=run_id)
+        if as_json:
+            print_json(run_dict(run, steps))
+            return
+        console.print(f"[bold]{run.id}[/] {run.kind} {run.service} "
+                      f"{run.from_version or '-'} → {run.version} in {run.environment} "
+                      f"({run.strategy}) by {run.actor}")
+        if run.reason:
+            console.print(f"reason: {run.reason}")
+        console.print(steps_table(steps))
+        console.print(summary_line(run) if run.status in run_store.TERMINAL
+                      else f"status: {run.status}")

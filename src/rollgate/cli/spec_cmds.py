@@ -1,0 +1,52 @@
+"""init, validate, schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from rollgate.cli.common import app_state
+from rollgate.cli.render import console, print_json
+from rollgate.errors import RefusedError
+from rollgate.spec.schema import json_schema
+from rollgate.spec.starter import starter_spec
+
+
+def register(app: typer.Typer) -> None:
+    """Add the spec commands to the app."""
+
+    @app.command()
+    def init(
+        project: Annotated[str, typer.Option(help="project name")] = "shop",
+        force: Annotated[bool, typer.Option(help="overwrite an existing spec")] = False,
+    ) -> None:
+        """Write a commented starter rollgate.yaml that validates."""
+        path = app_state.settings().spec
+        if path.exists() and not force:
+            raise RefusedError(f"{path} already exists; use --force to overwrite it")
+        path.write_text(starter_spec(project))
+        console.print(f"wrote {path}; try `rollgate validate` then "
+                      f"`rollgate deploy web --env staging --version v1`")
+
+    @app.command()
+    def validate(
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Check the spec; errors name file, line and field (exit 2)."""
+        app_state.json_errors = as_json
+        project = app_state.project()
+        spec = project.spec
+        if as_json:
+            print_json({"valid": True, "project": spec.project,
+                        "services": list(spec.services), "environments": list(spec.environments)})
+            return
+        console.print(f"{app_state.settings().spec}: valid — project {spec.project}, "
+                      f"{len(spec.services)} service(s), {len(spec.environments)} "
+                      f"environment(s), {len(spec.checks)} check(s)")
+
+    @app.command()
+    def schema() -> None:
+        """Print the JSON Schema of rollgate.yaml."""
+        typer.echo(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,113 @@
+"""The deterministic side of a run: strategies call these helpers, each one journaled step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rollgate.spec.durations import format_duration
+
+StepRunner = Callable[[int, str, str, dict[str, Any]], dict[str, Any]]
+Sleeper = Callable[[float], None]
+
+
+class StepFailed(Exception):
+    """A step did not succeed; the workflow decides between discard and rollback."""
+
+    def __init__(self, step: str, error: str, cancelled: bool = False) -> None:
+        super().__init__(f"{step}: {error}")
+        self.step = step
+        self.error = error
+        self.cancelled = cancelled
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run sets out to do, read once at its start."""
+
+    run_id: str
+    kind: str
+    service: str
+    environment: str
+    version: str
+    replicas: int
+    live: str | None
+    live_instances: list[str]
+    checks: list[str]
+    strategy: dict[str, Any]
+    auto_rollback: bool
+
+
+class Pipeline:
+    """Runs steps in order through the engine and remembers what the run has touched."""
+
+    def __init__(self, plan: Plan, runner: StepRunner, sleeper: Sleeper) -> None:
+        self.plan = plan
+        self._runner = runner
+        self._sleep = sleeper
+        self.seq = 1  # step 1 is the plan itself
+        self.cleanup = False  # set while discarding or rolling back: cancels don't stop it
+        self.touched = False  # traffic moved or the live version was stopped
+        self.started: list[str] = []  # instances of the new version this run started
+
+    def step(self, name: str, action: str, **kwargs: Any) -> dict[str, Any]:
+        """Run one journaled step; raise StepFailed when it fails."""
+        self.seq += 1
+        result = self._runner(self.seq, name, action, kwargs)
+        if not result.get("ok"):
+            raise StepFailed(name, str(result.get("error")), bool(result.get("cancelled")))
+        return result
+
+    # -- building blocks used by the strategies ----------------------------------------------
+
+    def start(self, version: str, replicas: list[int], label: str | None = None) -> list[str]:
+        """Start replicas of a version."""
+        count = f"{len(replicas)} replicas" if len(replicas) > 1 else f"replica {replicas[0]}"
+        out = self.step(label or f"start {version} ({count})", "start", version=version,
+                        replicas=replicas)
+        ids = list(out["instances"])
+        if version == self.plan.version:
+            self.started += [i for i in ids if i not in self.started]
+        return ids
+
+    def ready(self, version: str, instances: list[str], label: str | None = None) -> None:
+        """Wait for the health checks of instances."""
+        self.step(label or f"health-check {version}", "ready", instances=instances)
+
+    def verify(self, version: str, instances: list[str], seconds: float) -> None:
+        """Watch instances' health for a while before moving traffic."""
+        self.step(f"verify {version} for {format_duration(seconds)}", "verify",
+                  instances=instances, seconds=seconds)
+
+    def route(self, name: str, shares: dict[str, tuple[list[str], int]]) -> None:
+        """Split traffic: version -> (its instances, percent)."""
+        weights: dict[str, int] = {}
+        for instances, percent in shares.values():
+            for iid in instances:
+                weights[iid] = percent * 1000 // max(len(instances), 1)
+        self.touched = True
+        self.step(name, "route", weights={k: v for k, v in weights.items() if v > 0})
+
+    def stop(self, name: str, instances: list[str]) -> None:
+        """Stop instances; stopping the live version counts as touching the service."""
+        if not instances:
+            return
+        if set(instances) & set(self.plan.live_instances):
+            self.touched = True
+        self.step(name, "stop", instances=instances)
+
+    def checks(self) -> None:
+        """Run the post-deploy checks of the service and environment, if any."""
+        if self.plan.checks:
+            self.step("post-deploy checks", "checks", names=self.plan.checks)
+
+    def mark_live(self, version: str) -> None:
+        """Record the version as live."""
+        self.step(f"mark {version} live", "mark-live", version=version)
+
+    def pause(self, seconds: float) -> None:
+        """Hold for a while, durably: a restarted engine sleeps only what is left."""
+        self.step(f"pause {format_duration(seconds)}", "hold", seconds=seconds)
+        self._sleep(seconds)
+        self._runner(self.seq, "", "release", {})

@@ -1,0 +1,96 @@
+"""The process-wide runtime: settings, store, DBOS engine and the executor heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from pathlib import Path
+
+from rollgate.settings import Settings
+from rollgate.store import executors
+from rollgate.store.db import Database
+
+log = logging.getLogger(__name__)
+
+# Pinned, not derived from the source: an edit must not strand runs in flight.
+# Bump only when a workflow's sequence of steps changes incompatibly.
+ENGINE_VERSION = "rollgate-engine-1"
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """The runtime of this process (set by ``Runtime.start_engine``)."""
+    if _current is None:
+        raise RuntimeError("the rollgate engine is not started in this process")
+    return _current
+
+
+class Runtime:
+    """Everything a process needs to read the store and, when started, drive runs."""
+
+    def __init__(self, settings: Settings, kind: str = "cli") -> None:
+        self.settings = settings
+        self.kind = kind
+        self.state_dir: Path = settings.resolved_state_dir()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url())
+        self.db.migrate()
+        self.executor_id = (
+            f"{kind}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        )
+        self._engine_started = False
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def start_engine(self) -> None:
+        """Launch DBOS with a pinned version and a unique executor id; start heartbeats."""
+        global _current
+        if self._engine_started:
+            return
+        from dbos import DBOS
+
+        import rollgate.engine.workflow  # noqa: F401  (registers the workflows)
+
+        DBOS(
+            config={
+                "name": "rollgate",
+                "system_database_url": self.settings.engine_database_url(),
+                "application_version": ENGINE_VERSION,
+                "executor_id": self.executor_id,
+                "log_level": "WARNING",
+            }
+        )
+        _current = self
+        with self.db.session() as s:
+            executors.register(session=s, executor_id=self.executor_id, kind=self.kind)
+        DBOS.launch()
+        self._engine_started = True
+        self._beat = threading.Thread(target=self._heartbeat, name="rollgate-heartbeat",
+                                      daemon=True)
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_interval):
+            try:
+                with self.db.session() as s:
+                    executors.beat(session=s, executor_id=self.executor_id)
+            except Exception:  # a missed beat is retried; the next one may go through
+                log.warning("heartbeat failed", exc_info=True)
+
+    def close(self) -> None:
+        """Stop the engine and forget this executor."""
+        global _current
+        self._stop.set()
+        if self._engine_started:
+            from dbos import DBOS
+
+            DBOS.destroy(destroy_registry=False)
+            with self.db.session() as s:
+                executors.unregister(session=s, executor_id=self.executor_id)
+            self._engine_started = False
+            _current = None
+        self.db.dispose()

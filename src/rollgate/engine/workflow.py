@@ -1,0 +1,172 @@
+"""The durable run workflow (DBOS): plan, strategy steps, then discard or roll back on failure."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import asdict
+from typing import Any
+
+from dbos import DBOS
+
+from rollgate.engine.actions import ACTIONS, ActionContext, target_for
+from rollgate.engine.pipeline import Pipeline, Plan, StepFailed
+from rollgate.engine.runtime import current
+from rollgate.errors import RollgateError
+from rollgate.redact import excerpt, redact, secret_values
+from rollgate.spec.models import Spec
+from rollgate.store import runs as run_store
+from rollgate.strategies import STRATEGIES
+
+log = logging.getLogger(__name__)
+
+
+@DBOS.step(name="rollgate.plan")
+def plan_step(run_id: str) -> dict[str, Any]:
+    """Step 1: claim the run, read what is live, and fix the plan for the whole run."""
+    rt = current()
+    with rt.db.session() as s:
+        run_store.transition(session=s, run_id=run_id, to=run_store.RUNNING,
+                             executor_id=rt.executor_id)
+        run_store.step_started(session=s, run_id=run_id, seq=1, name="plan")
+    ctx = _context(run_id)
+    try:
+        found = ACTIONS["prepare"](ctx)
+    except RollgateError as exc:
+        _finish_step(run_id, 1, ctx, error=exc.message)
+        return {"ok": False, "error": exc.message}
+    run, spec = ctx.run, ctx.spec
+    env = spec.environments[run.environment]
+    svc = spec.services[run.service]
+    plan = Plan(
+        run_id=run_id, kind=run.kind, service=run.service, environment=run.environment,
+        version=run.version, replicas=svc.replicas, live=found["live"],
+        live_instances=found["live_instances"],
+        checks=list(dict.fromkeys([*svc.checks, *env.checks])),
+        strategy=env.strategy.model_dump(), auto_rollback=env.policies.auto_rollback,
+    )
+    ctx.say(f"strategy {run.strategy}, {plan.replicas} replica(s), "
+            f"{len(plan.checks)} post-deploy check(s)")
+    _finish_step(run_id, 1, ctx)
+    return {"ok": True, "plan": asdict(plan)}
+
+
+def _context(run_id: str, cleanup: bool = False) -> ActionContext:
+    rt = current()
+    with rt.db.session() as s:
+        run = run_store.get_run(session=s, run_id=run_id)
+    spec = Spec.model_validate(run.spec)
+    return ActionContext(db=rt.db, run=run, spec=spec,
+                         target=target_for(rt.db, run, spec, rt.state_dir), cleanup=cleanup)
+
+
+def _finish_step(run_id: str, seq: int, ctx: ActionContext, error: str | None = None) -> None:
+    secrets = secret_values(ctx.target.svc.env)
+    output = redact(excerpt("\n".join(ctx.lines)), secrets) if ctx.lines else None
+    with ctx.db.session() as s:
+        run_store.step_finished(
+            session=s, run_id=run_id, seq=seq, state="failed" if error else "succeeded",
+            output=output, error=redact(error, secrets) if error else None,
+        )
+
+
+@DBOS.step(name="rollgate.step")
+def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, Any],
+             cleanup: bool) -> dict[str, Any]:
+    """Run one action as a journaled step; failures come back as values, not exceptions.
+
+    Cleanup steps (discarding or rolling back after a failure or a cancel) run even when a
+    cancel was asked for.
+    """
+    rt = current()
+    ctx = _context(run_id, cleanup)
+    if action == "release":
+        _finish_step(run_id, seq, ctx)
+        return {"ok": True}
+    with rt.db.session() as s:
+        run_store.claim(session=s, run_id=run_id, executor_id=rt.executor_id)
+        run_store.step_started(session=s, run_id=run_id, seq=seq, name=name)
+    if action == "hold":
+        return {"ok": True}
+    if ctx.cancel_requested():
+        _finish_step(run_id, seq, ctx, error="cancelled before this step")
+        return {"ok": False, "error": "cancelled", "cancelled": True}
+    try:
+        data = ACTIONS[action](ctx, **kwargs)
+    except RollgateError as exc:
+        _finish_step(run_id, seq, ctx, error=exc.message)
+        cancelled = ctx.cancel_requested()
+        return {"ok": False, "error": exc.message, "cancelled": cancelled}
+    except Exception as exc:  # a bug or an unexpected failure must still end the run cleanly
+        log.exception("step %s of %s crashed", name, run_id)
+        _finish_step(run_id, seq, ctx, error=f"internal error: {exc!r}")
+        return {"ok": False, "error": f"internal error: {exc!r}",
+                "trace": traceback.format_exc(limit=5)}
+    _finish_step(run_id, seq, ctx)
+    return {"ok": True, **data}
+
+
+@DBOS.step(name="rollgate.finish")
+def finish_step(run_id: str, status: str, error: str | None) -> str:
+    """Record the run's end state and free its lock."""
+    rt = current()
+    with rt.db.session() as s:
+        run = run_store.transition(session=s, run_id=run_id, to=status, error=error)
+        from rollgate.store import audit
+
+        audit.record(session=s, actor=run.actor, action=f"run.{status}",
+                     target=f"{run.service}/{run.environment}",
+                     detail={"run": run_id, "kind": run.kind, "version": run.version,
+                             "error": error})
+    return status
+
+
+@DBOS.workflow(name="rollgate.run")
+def run_workflow(run_id: str) -> str:
+    """Drive a run to its end; on failure discard the new version or roll back to the old."""
+    first = plan_step(run_id)
+    if not first["ok"]:
+        return str(finish_step(run_id, run_store.FAILED, first["error"]))
+    plan = Plan(**first["plan"])
+    pipe = Pipeline(
+        plan,
+        runner=lambda seq, name, act, kw: run_step(run_id, seq, name, act, kw, pipe.cleanup),
+        sleeper=DBOS.sleep,
+    )
+    try:
+        STRATEGIES[str(plan.strategy["kind"])](pipe)
+    except StepFailed as failure:
+        return str(_recover(pipe, failure))
+    return str(finish_step(run_id, run_store.SUCCEEDED, None))
+
+
+def _recover(pipe: Pipeline, failure: StepFailed) -> str:
+    plan = pipe.plan
+    reason = f"{failure.step} failed: {failure.error}"
+    if failure.cancelled:
+        reason = f"cancelled during {failure.step}"
+    pipe.cleanup = True
+    restore = pipe.touched and plan.live is not None and (plan.auto_rollback or failure.cancelled)
+    try:
+        if restore:
+            assert plan.live is not None
+            prior = pipe.start(plan.live, list(range(plan.replicas)),
+                               f"rollback: start {plan.live}")
+            pipe.ready(plan.live, prior, f"rollback: health-check {plan.live}")
+            pipe.route(f"rollback: traffic to {plan.live}", {plan.live: (prior, 100)})
+        elif pipe.touched and plan.live is None:
+            pipe.route("drain traffic", {})
+        new = [i for i in pipe.started if i not in plan.live_instances]
+        pipe.stop(f"{'rollback: ' if restore else ''}stop {plan.version}", new)
+    except StepFailed as second:
+        return str(finish_step(plan.run_id, run_store.FAILED,
+                               f"{reason}; then {second.step} failed too: {second.error}"))
+    if failure.cancelled:
+        return str(finish_step(plan.run_id, run_store.CANCELLED, reason))
+    if restore:
+        return str(finish_step(plan.run_id, run_store.ROLLED_BACK,
+                               f"{reason}; rolled back to {plan.live}"))
+    if pipe.touched:
+        return str(finish_step(plan.run_id, run_store.FAILED, reason))
+    left = f"; traffic stays on {plan.live}" if plan.live else ""
+    return str(finish_step(plan.run_id, run_store.FAILED, reason + left))

@@ -1,0 +1,86 @@
+"""The one exception hierarchy of rollgate.
+
+    RollgateError                 exit 1   anything rollgate raises on purpose
+    ├── SpecError                 exit 2   the spec file is wrong (file:line: field: message)
+    ├── UsageError                exit 2   a command was called with bad input
+    ├── NotFoundError             exit 2   a run, release or version that does not exist
+    ├── RefusedError              exit 3   refused by a lock or a policy; says what to do
+    │   └── LockedError           exit 3   another run holds the service+environment
+    ├── TargetError               exit 1   the target could not start, stop or route a version
+    └── CheckFailed               exit 1   a health check or smoke check did not pass
+
+Every error a user can cause carries a message that says what to do next.
+The CLI maps ``exit_code`` to the process exit code; the API maps ``http_status``.
+"""
+
+from __future__ import annotations
+
+
+class RollgateError(Exception):
+    """Root of every error rollgate raises on purpose."""
+
+    exit_code: int = 1
+    http_status: int = 500
+    code: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SpecError(RollgateError):
+    """The spec is invalid; the message names file, line and field."""
+
+    exit_code = 2
+    http_status = 422
+    code = "invalid_spec"
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class UsageError(RollgateError):
+    """A command was called with input that cannot work."""
+
+    exit_code = 2
+    http_status = 400
+    code = "bad_request"
+
+
+class NotFoundError(RollgateError):
+    """A run, release, service or environment that does not exist."""
+
+    exit_code = 2
+    http_status = 404
+    code = "not_found"
+
+
+class RefusedError(RollgateError):
+    """Refused by a lock or a policy."""
+
+    exit_code = 3
+    http_status = 409
+    code = "refused"
+
+
+class LockedError(RefusedError):
+    """Another run is active on the same service and environment."""
+
+    code = "locked"
+
+    def __init__(self, message: str, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class TargetError(RollgateError):
+    """The target could not start, stop or route a version."""
+
+    code = "target_error"
+
+
+class CheckFailed(RollgateError):
+    """A health or smoke check did not pass."""
+
+    code = "check_failed"

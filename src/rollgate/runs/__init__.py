@@ -1,0 +1,1 @@
+"""Runs as a domain: start, resume, cancel, watch, and what is live."""

@@ -1,0 +1,238 @@
+"""Domain functions behind the CLI and the API: deploy, rollback, resume, cancel, down."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rollgate.engine.runtime import Runtime
+from rollgate.errors import LockedError, NotFoundError, RefusedError, UsageError
+from rollgate.spec.models import Spec
+from rollgate.store import audit, executors, inventory
+from rollgate.store import runs as run_store
+from rollgate.store.tables import Run
+from rollgate.targets.local.target import LocalTarget
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded spec and the folder it lives in."""
+
+    spec: Spec
+    spec_dir: Path
+
+    def check_target(self, service: str, environment: str) -> None:
+        """Raise a clear error for an unknown service or environment."""
+        if service not in self.spec.services:
+            raise UsageError(f"unknown service {service!r}; the spec has: "
+                             f"{', '.join(self.spec.services)}")
+        if environment not in self.spec.environments:
+            raise UsageError(f"unknown environment {environment!r}; the spec has: "
+                             f"{', '.join(self.spec.environments)}")
+
+    def target(self, rt: Runtime, service: str, environment: str) -> LocalTarget:
+        """The target of a service in an environment."""
+        return LocalTarget(spec=self.spec, spec_dir=self.spec_dir, service=service,
+                           environment=environment, db=rt.db, state_dir=rt.state_dir)
+
+
+def default_actor() -> str:
+    """Who is acting when nobody says: the OS user."""
+    try:
+        return os.environ.get("ROLLGATE_ACTOR") or getpass.getuser()
+    except OSError:
+        return "unknown"
+
+
+def create_run(
+    rt: Runtime, project: Project, *, kind: str, service: str, environment: str, version: str,
+    actor: str, reason: str | None, wait: bool = False, on_wait: object = None,
+) -> str:
+    """Create a run holding the target's lock; with ``wait``, wait for the lock to free."""
+    project.check_target(service, environment)
+    env = project.spec.environments[environment]
+    announced = False
+    while True:
+        try:
+            with rt.db.session() as s:
+                live = inventory.deployment(session=s, service=service, environment=environment)
+                run = run_store.create_run(
+                    session=s, kind=kind, service=service, environment=environment,
+                    version=version, from_version=live.version if live else None,
+                    strategy=env.strategy.kind, actor=actor, reason=reason,
+                    spec=project.spec.model_dump(mode="json"), spec_dir=str(project.spec_dir),
+                )
+                audit.record(session=s, actor=actor, action=f"{kind}.requested",
+                             target=f"{service}/{environment}",
+                             detail={"run": run.id, "version": version, "reason": reason})
+                return run.id
+        except LockedError as locked:
+            if not wait:
+                raise
+            if not announced and callable(on_wait):
+                on_wait(locked.run_id)
+                announced = True
+            time.sleep(1.0)
+
+
+def start(rt: Runtime, run_id: str) -> None:
+    """Start driving a run in this process."""
+    from dbos import DBOS, SetWorkflowID
+
+    from rollgate.engine.workflow import run_workflow
+
+    rt.start_engine()
+    with SetWorkflowID(run_id):
+        DBOS.start_workflow(run_workflow, run_id)
+
+
+def deploy(rt: Runtime, project: Project, *, service: str, environment: str, version: str,
+           actor: str, wait: bool = False, on_wait: object = None) -> str:
+    """Start a deploy run of ``version``; returns the run id."""
+    run_id = create_run(rt, project, kind="deploy", service=service, environment=environment,
+                        version=version, actor=actor, reason=None, wait=wait, on_wait=on_wait)
+    start(rt, run_id)
+    return run_id
+
+
+def rollback_target(rt: Runtime, project: Project, *, service: str, environment: str,
+                    to: str | None) -> tuple[str, str]:
+    """(live version, version to roll back to), or a refusal saying why there is none."""
+    project.check_target(service, environment)
+    with rt.db.session() as s:
+        live = inventory.deployment(session=s, service=service, environment=environment)
+        history = inventory.live_history(session=s, service=service, environment=environment)
+        known = {r.version for r in inventory.releases(session=s, service=service)}
+    if live is None:
+        raise RefusedError(f"nothing to roll back: no version of {service} is live in "
+                           f"{environment}; deploy one with `rollgate deploy`")
+    if to is not None:
+        if to not in known:
+            raise NotFoundError(f"{service} has no release {to!r}; known: "
+                                f"{', '.join(sorted(known)) or 'none'}")
+        if to == live.version:
+            raise RefusedError(f"{to} is already live for {service} in {environment}")
+        return live.version, to
+    candidates = [v for v in history if v != live.version]
+    if live.previous_version and live.previous_version != live.version:
+        candidates.insert(0, live.previous_version)
+    if not candidates:
+        raise RefusedError(
+            f"nothing to roll back to: {live.version} is the only version of {service} that "
+            f"has been live in {environment}; roll forward with `rollgate deploy` instead"
+        )
+    return live.version, candidates[0]
+
+
+def rollback(rt: Runtime, project: Project, *, service: str, environment: str,
+             to: str | None, reason: str | None, actor: str) -> str:
+    """Start a rollback run; returns the run id."""
+    env = project.spec.environments.get(environment)
+    if env is not None and env.policies.require_reason and not (reason and reason.strip()):
+        raise UsageError("a rollback needs a reason: add --reason \"what went wrong\"")
+    _, target = rollback_target(rt, project, service=service, environment=environment, to=to)
+    run_id = create_run(rt, project, kind="rollback", service=service, environment=environment,
+                        version=target, actor=actor, reason=reason)
+    start(rt, run_id)
+    return run_id
+
+
+def owner_alive(rt: Runtime, run: Run) -> bool:
+    """True when the executor driving ``run`` is still beating."""
+    with rt.db.session() as s:
+        return executors.is_alive(session=s, executor_id=run.executor_id,
+                                  timeout=rt.settings.heartbeat_timeout)
+
+
+def take_over(rt: Runtime, run: Run) -> bool:
+    """Drive an interrupted run from its interrupted step in this process."""
+    from dbos import DBOS, SetWorkflowID
+
+    from rollgate.engine.workflow import run_workflow
+
+    rt.start_engine()
+    status = DBOS.get_workflow_status(run.id)
+    if status is None:
+        with SetWorkflowID(run.id):
+            DBOS.start_workflow(run_workflow, run.id)
+        return True
+    if status.status == "PENDING" and status.executor_id != rt.executor_id:
+        return bool(DBOS._recover_pending_workflows([status.executor_id]))
+    return False
+
+
+def resume(rt: Runtime, run_id: str, actor: str) -> Run:
+    """Resume a run whose process died; refused when it is finished or still driven."""
+    with rt.db.session() as s:
+        run = run_store.get_run(session=s, run_id=run_id)
+    if run.status in run_store.TERMINAL:
+        raise RefusedError(f"run {run_id} already ended ({run.status}); nothing to resume")
+    if run.executor_id and owner_alive(rt, run):
+        raise RefusedError(
+            f"run {run_id} is still being driven by {run.executor_id}; watch it with "
+            f"`rollgate runs show {run_id}` or stop it with `rollgate cancel {run_id}`"
+        )
+    with rt.db.session() as s:
+        audit.record(session=s, actor=actor, action="run.resumed",
+                     target=f"{run.service}/{run.environment}", detail={"run": run_id})
+    take_over(rt, run)
+    return run
+
+
+def cancel(rt: Runtime, run_id: str, actor: str) -> Run:
+    """Ask a run to stop; it discards or rolls back what it started, then ends cancelled."""
+    with rt.db.session() as s:
+        run = run_store.get_run(session=s, run_id=run_id)
+        if run.status in run_store.TERMINAL:
+            raise RefusedError(f"run {run_id} already ended ({run.status})")
+        run.cancel_requested = True
+        audit.record(session=s, actor=actor, action="run.cancel_requested",
+                     target=f"{run.service}/{run.environment}", detail={"run": run_id})
+    if not owner_alive(rt, run):
+        take_over(rt, run)
+    return run
+
+
+def recover_orphans(rt: Runtime) -> list[str]:
+    """Take over every unfinished run whose executor stopped beating (used by serve)."""
+    taken = []
+    with rt.db.session() as s:
+        active = [r for r in run_store.list_runs(session=s, limit=500)
+                  if r.status not in run_store.TERMINAL]
+    for run in active:
+        if run.executor_id == rt.executor_id or owner_alive(rt, run):
+            continue
+        age = time.time() - run.created_at.timestamp()
+        if run.executor_id is None and age < rt.settings.heartbeat_timeout:
+            continue  # just created; its CLI is about to start it
+        log.info("resuming run %s (executor %s stopped)", run.id, run.executor_id)
+        if take_over(rt, run):
+            taken.append(run.id)
+    return taken
+
+
+def down(rt: Runtime, project: Project, *, service: str, environment: str, actor: str) -> int:
+    """Stop every instance and the proxy of a target; refused while a run is active."""
+    project.check_target(service, environment)
+    with rt.db.session() as s:
+        active = run_store.active_run_id(session=s, service=service, environment=environment)
+    if active:
+        raise LockedError(f"{service} in {environment} has an active run {active}; "
+                          f"cancel it first (`rollgate cancel {active}`)", run_id=active)
+    target = project.target(rt, service, environment)
+    stopped = 0
+    for inst in target.instances():
+        target.stop(inst.id)
+        stopped += 1
+    target.stop_router()
+    with rt.db.session() as s:
+        inventory.clear_live(session=s, service=service, environment=environment)
+        audit.record(session=s, actor=actor, action="target.down",
+                     target=f"{service}/{environment}", detail={"stopped": stopped})
+    return stopped

@@ -1,0 +1,234 @@
+"""The rollgate.yaml model: project, services, environments, checks."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic_core import PydanticCustomError
+
+from rollgate.spec.durations import Duration
+
+NAME = r"^[a-z][a-z0-9-]{0,62}$"
+Name = Annotated[str, Field(pattern=NAME)]
+
+
+class Model(BaseModel):
+    """Base for spec models: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HealthCheck(Model):
+    """An HTTP health check against one instance of a service."""
+
+    path: str = Field("/health", description="path requested on the instance")
+    expect_status: int = Field(200, ge=100, le=599, description="expected HTTP status")
+    expect_json: dict[str, Any] | None = Field(
+        None, description='a JSON subset the body must contain, e.g. {"status": "ok"}'
+    )
+    timeout: Duration = Field(2.0, description="timeout of one request")
+    interval: Duration = Field(0.5, description="time between two attempts")
+    retries: int = Field(
+        60, ge=1, description="attempts while waiting for a new instance to become ready"
+    )
+    failure_threshold: int = Field(
+        3, ge=1, description="consecutive failures that make a ready instance unhealthy"
+    )
+    success_threshold: int = Field(1, ge=1, description="consecutive successes that mean ready")
+
+
+class Service(Model):
+    """A deployable unit and how the local target runs one version of it."""
+
+    command: str = Field(
+        description="command template starting one instance; {python}, {port} and {version} "
+        "are substituted"
+    )
+    port: int = Field(ge=1, le=65535, description="public port the proxy serves")
+    replicas: int = Field(1, ge=1, le=64, description="instances per version")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment")
+    workdir: str | None = Field(None, description="working directory (relative to the spec)")
+    health: HealthCheck = Field(
+        default_factory=HealthCheck, description="how readiness and health are checked"
+    )
+    stop_timeout: Duration = Field(10.0, description="grace period after SIGTERM")
+    checks: list[Name] = Field(
+        default_factory=list, description="names of checks run after each deploy"
+    )
+
+
+class RecreateStrategy(Model):
+    """Stop the old version, then start the new one (downtime)."""
+
+    kind: Literal["recreate"] = Field(description="selects this strategy")
+
+
+class RollingStrategy(Model):
+    """Replace replicas one at a time, each checked before the next."""
+
+    kind: Literal["rolling"] = Field(description="selects this strategy")
+    pause: Duration = Field(0.0, description="wait between two replicas")
+
+
+class BlueGreenStrategy(Model):
+    """Start green beside blue, check it, switch traffic, keep blue warm."""
+
+    kind: Literal["blue-green"] = Field(description="selects this strategy")
+    verify: Duration = Field(0.0, description="keep checking green this long before the switch")
+    keep_warm: Duration = Field(
+        600.0, description="keep blue running this long after the switch for instant rollback"
+    )
+
+
+class CanaryWeight(Model):
+    """Send this share of traffic (percent) to the new version."""
+
+    weight: int = Field(ge=0, le=100, description="percent of traffic to the new version")
+
+
+class CanaryPause(Model):
+    """Hold the current weight for a duration."""
+
+    pause: Duration = Field(description="how long to hold before the next step")
+
+
+def _canary_step_tag(value: Any) -> str | None:
+    """Pick the step model from its one key, so errors name one model, not both."""
+    if isinstance(value, CanaryWeight | CanaryPause):
+        return type(value).__name__
+    if isinstance(value, dict) and len(value.keys() & {"weight", "pause"}) == 1:
+        return "CanaryWeight" if "weight" in value else "CanaryPause"
+    return None
+
+
+CanaryStep = Annotated[
+    Annotated[CanaryWeight, Tag("CanaryWeight")] | Annotated[CanaryPause, Tag("CanaryPause")],
+    Discriminator(
+        _canary_step_tag,
+        custom_error_type="canary_step",
+        custom_error_message="must be a mapping with exactly one of weight or pause",
+    ),
+]
+
+
+class CanaryStrategy(Model):
+    """Shift traffic in steps (10% -> 50% -> 100%), checking health at each."""
+
+    kind: Literal["canary"] = Field(description="selects this strategy")
+    steps: list[CanaryStep] = Field(min_length=1, description="weight and pause steps, in order")
+
+
+Strategy = Annotated[
+    RecreateStrategy | RollingStrategy | BlueGreenStrategy | CanaryStrategy,
+    Field(discriminator="kind"),
+]
+
+
+class Policies(Model):
+    """What rollgate does on its own in an environment."""
+
+    auto_rollback: bool = Field(
+        True, description="roll back by itself when a check fails after traffic moved"
+    )
+    require_reason: bool = Field(True, description="rollbacks must give a reason")
+
+
+class Environment(Model):
+    """Where and how services are deployed."""
+
+    target: Literal["local"] = Field("local", description="driver that runs versions")
+    strategy: Strategy = Field(
+        default_factory=lambda: RecreateStrategy(kind="recreate"),
+        description="how a new version replaces the live one",
+    )
+    ports: dict[Name, Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=dict, description="public port per service, overriding service.port"
+    )
+    policies: Policies = Field(
+        default_factory=Policies, description="what rollgate does on its own here"
+    )
+    checks: list[Name] = Field(
+        default_factory=list, description="names of checks run after each deploy here"
+    )
+
+
+class HttpCheck(Model):
+    """An HTTP request against the public port, with expectations."""
+
+    kind: Literal["http"] = Field(description="selects this check")
+    path: str = Field("/", description="path requested on the public port")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = Field(
+        "GET", description="HTTP method"
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="request headers")
+    body: Any = Field(None, description="request body")
+    expect_status: int = Field(200, ge=100, le=599, description="expected HTTP status")
+    expect_json: dict[str, Any] | None = Field(
+        None, description="a JSON subset the body must contain"
+    )
+    expect_text: str | None = Field(None, description="a substring the body must contain")
+    timeout: Duration = Field(5.0, description="timeout of the request")
+
+
+class CommandCheck(Model):
+    """A command that passes when it exits with the expected code."""
+
+    kind: Literal["command"] = Field(description="selects this check")
+    run: str = Field(description="command to run")
+    expect_exit: int = Field(0, description="exit code that means the check passed")
+    timeout: Duration = Field(60.0, description="how long the command may run")
+
+
+Check = Annotated[HttpCheck | CommandCheck, Field(discriminator="kind")]
+
+
+class Spec(Model):
+    """A rollgate.yaml file."""
+
+    version: Literal[1] = Field(1, description="spec format version")
+    project: Name = Field(description="project name")
+    services: dict[Name, Service] = Field(min_length=1, description="services by name")
+    environments: dict[Name, Environment] = Field(min_length=1, description="environments by name")
+    checks: dict[Name, Check] = Field(
+        default_factory=dict, description="named checks that services and environments use"
+    )
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Spec:
+        """Raise one ``unknown_reference`` error, a ``dotted.path: message`` line per problem."""
+        problems: list[str] = []
+        for svc_name, svc in self.services.items():
+            problems += _unknown(f"services.{svc_name}.checks", svc.checks, self.checks, "check")
+        for env_name, env in self.environments.items():
+            where = f"environments.{env_name}"
+            problems += _unknown(f"{where}.checks", env.checks, self.checks, "check")
+            for port_svc in env.ports:
+                if port_svc not in self.services:
+                    hint = _unknown_name(port_svc, self.services, "service")
+                    problems.append(f"{where}.ports.{port_svc}: {hint}")
+        if problems:
+            raise PydanticCustomError("unknown_reference", "\n".join(problems))
+        return self
+
+    def public_port(self, service: str, environment: str) -> int:
+        """The port users reach ``service`` on in ``environment``."""
+        return self.environments[environment].ports.get(service, self.services[service].port)
+
+
+def _unknown(path: str, names: list[str], known: Collection[str], what: str) -> list[str]:
+    """One ``path[i]: unknown ...`` line per name in ``names`` that is not ``known``."""
+    return [
+        f"{path}[{i}]: {_unknown_name(name, known, what)}"
+        for i, name in enumerate(names)
+        if name not in known
+    ]
+
+
+def _unknown_name(name: str, known: Collection[str], what: str) -> str:
+    """Say ``name`` is unknown, suggesting the closest known one."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"defined: {', '.join(known) or 'none'}"
+    return f"unknown {what} {name!r} ({hint})"

@@ -1,0 +1,36 @@
+"""The JSON Schema of rollgate.yaml, for editors and the generated reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic_core import PydanticUndefined
+
+from rollgate.spec import models
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema (draft 2020-12) that a rollgate.yaml file must match."""
+    schema = models.Spec.model_json_schema(mode="validation")
+    _add_defaults(schema, models.Spec)
+    for name, definition in schema.get("$defs", {}).items():
+        _add_defaults(definition, getattr(models, name))
+    return {"$schema": DIALECT, **schema, "title": "rollgate.yaml"}
+
+
+def _add_defaults(definition: dict[str, Any], model: type[BaseModel]) -> None:
+    """Set every optional property's default as written in YAML (``2s``, not ``2.0``).
+
+    Pydantic leaves out defaults made by a factory and does not apply serializers to them.
+    """
+    for name, field in model.model_fields.items():
+        if field.is_required():
+            continue
+        default = field.get_default(call_default_factory=True, validated_data={})
+        if default is PydanticUndefined:
+            continue
+        adapter: TypeAdapter[Any] = TypeAdapter(field.rebuild_annotation())
+        definition["properties"][name]["default"] = adapter.dump_python(default, mode="json")

@@ -1,0 +1,180 @@
+"""rollgate's own tables (the DBOS engine keeps its journal in its own tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored and returned as timezone-aware UTC on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        from datetime import UTC
+
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        from datetime import UTC
+
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Release(Base):
+    """An immutable version of a service, recorded the first time it is deployed."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("service", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Run(Base):
+    """One execution of a pipeline: a deploy or a rollback."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_target", "service", "environment", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str] = mapped_column(String(64))
+    environment: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(128))
+    from_version: Mapped[str | None] = mapped_column(String(128))
+    strategy: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    executor_id: Mapped[str | None] = mapped_column(String(128))
+    spec: Mapped[dict[str, Any]]
+    spec_dir: Mapped[str] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Step(Base):
+    """A journaled step of a run: state, attempts, timings, output excerpt, error."""
+
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    output: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunLock(Base):
+    """At most one active run per service and environment."""
+
+    __tablename__ = "run_locks"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40))
+    acquired_at: Mapped[datetime]
+
+
+class Executor(Base):
+    """A process that drives runs, with its heartbeat."""
+
+    __tablename__ = "executors"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+
+
+class Instance(Base):
+    """A running process of one version of a service (local target)."""
+
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_target", "service", "environment"),)
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    environment: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(128))
+    replica: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started: Mapped[float] = mapped_column()
+    port: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime]
+    retire_at: Mapped[datetime | None]
+
+
+class Proxy(Base):
+    """The traffic proxy serving a service's public port in an environment."""
+
+    __tablename__ = "proxies"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    listen: Mapped[str] = mapped_column(String(64))
+    admin_url: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime]
+
+
+class Deployment(Base):
+    """What is live for a service in an environment, and what was before."""
+
+    __tablename__ = "deployments"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128))
+    previous_version: Mapped[str | None] = mapped_column(String(128))
+    run_id: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Who did what, when, to what."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]]

@@ -1,0 +1,24 @@
+"""Blue-green: start green beside blue, check it, switch all traffic, keep blue warm."""
+
+from __future__ import annotations
+
+from rollgate.engine.pipeline import Pipeline
+
+
+def deploy(p: Pipeline) -> None:
+    """Green is checked before it takes any traffic; blue stays warm for instant rollback."""
+    plan = p.plan
+    green = p.start(plan.version, list(range(plan.replicas)))
+    p.ready(plan.version, green)
+    verify = float(plan.strategy.get("verify", 0) or 0)
+    if verify:
+        p.verify(plan.version, green, verify)
+    p.route(f"switch traffic to {plan.version}", {plan.version: (green, 100)})
+    p.checks()
+    p.mark_live(plan.version)
+    keep_warm = float(plan.strategy.get("keep_warm", 0) or 0)
+    if plan.live and plan.live != plan.version:
+        if keep_warm and plan.kind == "deploy":
+            p.step(f"keep {plan.live} warm", "keep-warm", version=plan.live, seconds=keep_warm)
+        else:
+            p.stop(f"stop {plan.live}", plan.live_instances)

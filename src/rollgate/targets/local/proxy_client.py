@@ -1,0 +1,87 @@
+"""A typed, synchronous client for the proxy's admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from rollgate.errors import TargetError
+from rollgate.targets.local.launcher import ProxyInfo, find_proxy, start_proxy, stop_proxy
+from rollgate.targets.local.proxy_routes import Backend, parse_routes
+
+__all__ = ["Backend", "ProxyClient", "ProxyInfo", "find_proxy", "start_proxy", "stop_proxy"]
+
+
+class ProxyClient:
+    """Talks to one proxy's admin API, e.g. ``ProxyClient("http://127.0.0.1:45678")``."""
+
+    def __init__(self, admin_url: str, *, timeout: float = 5.0) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.admin_url, timeout=timeout, trust_env=False)
+
+    def __enter__(self) -> ProxyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._http.close()
+
+    def routes(self) -> list[Backend]:
+        """Return the proxy's current routing table."""
+        body = self._request("GET", "/routes").json()
+        try:
+            return list(parse_routes(body).backends)
+        except ValueError as exc:
+            raise TargetError(
+                f"the proxy at {self.admin_url} sent a routing table rollgate cannot read ({exc}); "
+                "is that port really a rollgate proxy admin API?"
+            ) from exc
+
+    def set_routes(self, backends: list[Backend]) -> None:
+        """Replace the whole routing table at once."""
+        self._request("PUT", "/routes", json={"backends": [b.to_json() for b in backends]})
+
+    def stats(self, window: float = 60) -> dict[str, Any]:
+        """Return per-version counts, error rate and percentiles over ``window`` seconds."""
+        body: dict[str, Any] = self._request("GET", "/stats", params={"window": window}).json()
+        return body
+
+    def health(self) -> dict[str, Any]:
+        """Return the proxy's health body (status, pid, listen, admin)."""
+        body: dict[str, Any] = self._request("GET", "/health").json()
+        return body
+
+    def metrics_text(self) -> str:
+        """Return the Prometheus exposition text."""
+        return self._request("GET", "/metrics").text
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise TargetError(
+                f"cannot reach the rollgate proxy admin API at {self.admin_url} ({exc}); "
+                "check that the proxy process is running (see its log) or start it again"
+            ) from exc
+        if response.status_code == 400:
+            raise TargetError(f"the proxy refused {method} {path}: {_detail(response)}")
+        if response.status_code != 200:
+            raise TargetError(
+                f"the proxy answered {method} {path} with HTTP {response.status_code}: "
+                f"{_detail(response)}; check the proxy log"
+            )
+        return response
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return response.text[:200]

@@ -1,0 +1,218 @@
+"""The proxy's request path: pick a backend, forward, relay the answer, count it.
+
+This runs for every request, so it avoids aiohttp's router and middlewares (it is a
+low-level ``web.Server`` handler), reads small bodies in one go and streams the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from time import monotonic
+from typing import Any
+
+from aiohttp import (
+    ClientConnectorError,
+    ClientError,
+    ClientResponse,
+    ClientSession,
+    ClientTimeout,
+    ConnectionTimeoutError,
+    DummyCookieJar,
+    TCPConnector,
+    hdrs,
+    web,
+)
+from multidict import CIMultiDict
+from yarl import URL
+
+from rollgate.targets.local.proxy_routes import Backend, RouteTable
+from rollgate.targets.local.proxy_stats import ProxyStats
+
+log = logging.getLogger(__name__)
+
+VERSION_HEADER = "X-Rollgate-Version"
+
+# RFC 9110 section 7.6.1, plus the non-standard Proxy-Connection. Expect is dropped too:
+# the body is streamed on, so the upstream must not wait for a 100-continue dance.
+_HOP_BY_HOP = (
+    hdrs.CONNECTION,
+    hdrs.KEEP_ALIVE,
+    hdrs.PROXY_AUTHENTICATE,
+    hdrs.PROXY_AUTHORIZATION,
+    "Proxy-Connection",
+    hdrs.TE,
+    hdrs.TRAILER,
+    hdrs.TRANSFER_ENCODING,
+    hdrs.UPGRADE,
+)
+_REQUEST_ONLY_DROP = (*_HOP_BY_HOP, hdrs.HOST, hdrs.EXPECT)
+
+# Failing to connect means nothing reached the backend, so another one may take it.
+_CONNECT_ERRORS = (ClientConnectorError, ConnectionTimeoutError)
+
+# Bodies up to this size (with a known length) are read whole and sent in one write.
+_SMALL_BODY = 64 * 1024
+_STREAM_CHUNK = 64 * 1024
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+def new_session() -> ClientSession:
+    """Return the one upstream session: pooled keep-alive, no cookies, bodies as-is."""
+    connector = TCPConnector(
+        limit=0,
+        keepalive_timeout=15.0,  # below aiohttp's and most servers' idle timeouts
+    )
+    return ClientSession(
+        connector=connector,
+        cookie_jar=DummyCookieJar(),
+        auto_decompress=False,
+        timeout=ClientTimeout(total=None, sock_connect=5.0),
+        skip_auto_headers=(hdrs.USER_AGENT, hdrs.ACCEPT, hdrs.ACCEPT_ENCODING, hdrs.CONTENT_TYPE),
+    )
+
+
+def json_response(status: int, body: dict[str, Any], version: str | None = None) -> web.Response:
+    """Return a small JSON answer made by the proxy itself."""
+    response = web.Response(status=status, text=json.dumps(body), content_type="application/json")
+    if version is not None:
+        response.headers[VERSION_HEADER] = version
+    return response
+
+
+def _drop_connection_tokens(headers: CIMultiDict[str], names: tuple[str, ...]) -> None:
+    connection = headers.get(hdrs.CONNECTION)
+    for name in names:
+        headers.popall(name, None)
+    if connection:
+        for token in connection.split(","):
+            headers.popall(token.strip(), None)
+
+
+class Forwarder:
+    """Handles one public request: weighted pick, one retry on connect failure, relay."""
+
+    def __init__(
+        self, session: ClientSession, stats: ProxyStats, routes: Callable[[], RouteTable]
+    ) -> None:
+        self._session = session
+        self._stats = stats
+        self._routes = routes
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Forward ``request`` to a backend and relay its answer."""
+        start = monotonic()
+        backend = self._routes().pick()
+        if backend is None:
+            return json_response(
+                503,
+                {"error": "no backend", "detail": "no backend in the routing table has weight > 0"},
+            )
+        headers = self._upstream_headers(request)
+        body = request.content if request.body_exists else None
+        try:
+            upstream = await self._send(request, backend, headers, body)
+        except _CONNECT_ERRORS as exc:
+            self._count_failure(backend, start, exc)
+            retry = self._routes().pick_other(backend)
+            if retry is None:
+                return self._bad_gateway(backend, exc)
+            backend = retry
+            try:
+                upstream = await self._send(request, backend, headers, body)
+            except (ClientError, TimeoutError) as again:
+                self._count_failure(backend, start, again)
+                return self._bad_gateway(backend, again)
+        except (ClientError, TimeoutError) as exc:
+            self._count_failure(backend, start, exc)
+            return self._bad_gateway(backend, exc)
+        try:
+            return await self._relay(request, upstream, backend, start)
+        finally:
+            upstream.release()
+
+    def _upstream_headers(self, request: web.BaseRequest) -> CIMultiDict[str]:
+        incoming = request.headers
+        headers = CIMultiDict(incoming)
+        _drop_connection_tokens(headers, _REQUEST_ONLY_DROP)
+        peer = request.remote or ""
+        forwarded_for = incoming.get(hdrs.X_FORWARDED_FOR)
+        headers[hdrs.X_FORWARDED_FOR] = f"{forwarded_for}, {peer}" if forwarded_for else peer
+        headers[hdrs.X_FORWARDED_PROTO] = request.scheme
+        headers[hdrs.X_FORWARDED_HOST] = incoming.get(hdrs.HOST, "")
+        return headers
+
+    async def _send(
+        self,
+        request: web.BaseRequest,
+        backend: Backend,
+        headers: CIMultiDict[str],
+        body: object,
+    ) -> ClientResponse:
+        url = URL(backend.url + request.raw_path, encoded=True)
+        return await self._session.request(
+            request.method, url, headers=headers, data=body, allow_redirects=False
+        )
+
+    async def _relay(
+        self, request: web.BaseRequest, upstream: ClientResponse, backend: Backend, start: float
+    ) -> web.StreamResponse:
+        headers = CIMultiDict(upstream.headers)
+        _drop_connection_tokens(headers, _HOP_BY_HOP)
+        headers[VERSION_HEADER] = backend.version
+        status = upstream.status
+        length = upstream.content_length
+        if (
+            request.method == hdrs.METH_HEAD
+            or status in _NO_BODY_STATUS
+            or (length is not None and length <= _SMALL_BODY)
+        ):
+            try:
+                body = await upstream.read()
+            except (ClientError, TimeoutError) as exc:
+                self._count_failure(backend, start, exc)
+                return self._bad_gateway(backend, exc)
+            response = web.Response(
+                status=status, reason=upstream.reason, headers=headers, body=body
+            )
+            self._count(backend, status, start)
+            return response
+        streamed = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
+        await streamed.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_chunked(_STREAM_CHUNK):
+                await streamed.write(chunk)
+        except (ClientError, TimeoutError) as exc:
+            # The status line is already out; the client sees a cut-off body.
+            self._count_failure(backend, start, exc)
+            raise
+        except ConnectionResetError:
+            log.debug("client went away while streaming from %s", backend.version)
+        else:
+            await streamed.write_eof()
+        self._count(backend, status, start)
+        return streamed
+
+    def _count(self, backend: Backend, status: int, start: float) -> None:
+        now = monotonic()
+        self._stats.record(backend.version, status, now - start, now)
+
+    def _count_failure(self, backend: Backend, start: float, exc: BaseException) -> None:
+        now = monotonic()
+        log.warning(
+            "upstream %s at %s failed: %s", backend.version, backend.url, exc or type(exc).__name__
+        )
+        self._stats.record(backend.version, 502, now - start, now, upstream_error=True)
+
+    @staticmethod
+    def _bad_gateway(backend: Backend, exc: BaseException) -> web.Response:
+        return json_response(
+            502,
+            {
+                "error": "bad gateway",
+                "detail": f"{backend.version} at {backend.url}: {exc or type(exc).__name__}",
+                "version": backend.version,
+            },
+            version=backend.version,
+        )
