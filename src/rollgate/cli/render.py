@@ -18,6 +18,9 @@ from rollgate.store import runs as run_store
 from rollgate.store.tables import Run, Step
 
 console = Console(highlight=False)
+if not console.is_terminal:
+    # Plain lines for logs and pipes: do not fold tables at 80 columns.
+    console = Console(highlight=False, width=200)
 err_console = Console(stderr=True, highlight=False)
 
 ICONS = {"running": "…", "succeeded": "✓", "failed": "✗", "pending": "·"}

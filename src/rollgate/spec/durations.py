@@ -17,6 +17,8 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("must be a duration like 30s, 5m or 1h")
     if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite duration")
         if value < 0:
             raise ValueError("must not be negative")
         return float(value)
@@ -29,9 +31,11 @@ def parse_duration(value: Any) -> float:
 
 def format_duration(seconds: float) -> str:
     """Render seconds the way the spec writes them (``90`` -> ``1m30s``)."""
-    if seconds < 1 and seconds > 0:
-        return f"{round(seconds * 1000)}ms"
-    total = round(seconds)
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    total = int(seconds)
     out = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if total >= size:

@@ -123,7 +123,8 @@ def _ready(state: Path, pid: int) -> ProxyInfo | None:
 
 def _confirm(recorded: ProxyState) -> ProxyInfo | None:
     try:
-        health = httpx.get(f"{recorded.admin_url}/health", timeout=1.0, trust_env=False).json()
+        with httpx.Client(timeout=1.0, trust_env=False, verify=False) as http:
+            health = http.get(f"{recorded.admin_url}/health").json()
     except (httpx.HTTPError, ValueError):
         return None
     if not isinstance(health, dict) or health.get("pid") != recorded.pid:
@@ -140,7 +141,16 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """True if ``pid`` has exited but nobody reaped it (a container init may not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def _reap(pid: int) -> bool:

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,26 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--state", required=True, help="state file (routes, addresses, pid)")
     parser.add_argument("--log", help="log file (default: stderr)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop: uvloop when installed (auto), or force one",
+    )
     return parser.parse_args(argv)
+
+
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """Return uvloop's loop factory when wanted and installed; None means asyncio's own."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise SystemExit("rollgate proxy: --loop uvloop needs `pip install uvloop`") from None
+        return None
+    return uvloop.new_event_loop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
     try:
-        asyncio.run(_serve(args))
+        with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
+            runner.run(_serve(args))
     except ProxyStartError as exc:
         log.error("%s", exc)
         print(f"rollgate proxy: {exc}", file=sys.stderr, flush=True)

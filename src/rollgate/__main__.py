@@ -1,0 +1,5 @@
+"""``python -m rollgate``: the CLI."""
+
+from rollgate.cli.main import main
+
+main()

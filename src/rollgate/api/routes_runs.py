@@ -1,0 +1,228 @@
+"""Runs: list, show, follow live (SSE), start deploys and rollbacks, cancel, resume."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from rollgate.api.common import (
+    ERRORS,
+    ActorDep,
+    Limit,
+    Offset,
+    Page,
+    ProjectDep,
+    RuntimeDep,
+    page,
+)
+from rollgate.cli.render import run_dict, step_dict
+from rollgate.engine.runtime import Runtime
+from rollgate.runs import service
+from rollgate.store import runs as run_store
+from rollgate.store.tables import Run, Step
+
+POLL_SECONDS = 0.3
+
+RunStatus = Literal["pending", "running", "succeeded", "failed", "rolled_back", "cancelled"]
+
+router = APIRouter(prefix="/api", tags=["runs"], responses=ERRORS)
+
+
+class StepOut(BaseModel):
+    """A journaled step of a run."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int = Field(description="position in the run, from 1")
+    name: str
+    state: str = Field(description="running, succeeded or failed")
+    attempts: int = Field(description="how many times the step started (> 1 after a resume)")
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    output: str | None = Field(description="excerpt of what the step did (secrets redacted)")
+    error: str | None
+
+
+class RunOut(BaseModel):
+    """A deploy or rollback run."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str = Field(description="deploy or rollback")
+    service: str
+    environment: str
+    version: str = Field(description="the version the run makes live")
+    from_version: str | None = Field(description="what was live when the run was created")
+    strategy: str
+    status: RunStatus
+    reason: str | None
+    actor: str
+    error: str | None
+    executor_id: str | None = Field(description="the process driving the run")
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunDetail(RunOut):
+    """A run with its steps."""
+
+    steps: list[StepOut]
+
+
+class DeployIn(BaseModel):
+    """What to deploy where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str = Field(min_length=1, max_length=64, examples=["web"])
+    environment: str = Field(min_length=1, max_length=64, examples=["production"])
+    version: str = Field(min_length=1, max_length=128, examples=["v1.6.0"])
+
+
+class RollbackIn(BaseModel):
+    """What to roll back, to which version, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str = Field(min_length=1, max_length=64, examples=["web"])
+    environment: str = Field(min_length=1, max_length=64, examples=["production"])
+    to: str | None = Field(None, max_length=128,
+                           description="version to roll back to; null: the previous live one")
+    reason: str | None = Field(None, max_length=2000, description="why (recorded; some "
+                               "environments require it)", examples=["5xx spike after v1.6.0"])
+
+
+def _load(rt: Runtime, run_id: str) -> tuple[Run, list[Step]]:
+    # The run is read before its steps: once it reads terminal, the steps are final too.
+    with rt.db.session() as s:
+        run = run_store.get_run(session=s, run_id=run_id)
+        return run, run_store.list_steps(session=s, run_id=run_id)
+
+
+def _run_out(rt: Runtime, run_id: str) -> dict[str, Any]:
+    run, steps = _load(rt, run_id)
+    return run_dict(run, steps)
+
+
+@router.get("/runs", response_model=Page[RunOut], summary="List runs",
+            description="Runs, newest first, optionally filtered; paginated with "
+                        "`limit`/`offset` (follow `next_offset`).")
+def list_runs(
+    rt: RuntimeDep,
+    service_name: Annotated[str | None, Query(alias="service", description="only this service")
+                            ] = None,
+    environment: Annotated[str | None, Query(description="only this environment")] = None,
+    status: Annotated[RunStatus | None, Query(description="only runs in this state")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """List runs, newest first."""
+    with rt.db.session() as s:
+        rows = run_store.list_runs(session=s, service=service_name, environment=environment,
+                                   status=status, limit=limit + 1, offset=offset)
+    return page([run_dict(r) for r in rows], limit=limit, offset=offset)
+
+
+@router.get("/runs/{run_id}", response_model=RunDetail, summary="Show a run",
+            description="A run with its steps: state, attempts, timings, output and errors.")
+def get_run(run_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    """Show a run with its steps."""
+    return _run_out(rt, run_id)
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunDetail,
+             summary="Cancel a run",
+             description="Ask a run to stop: it discards or rolls back what it started, then "
+                         "ends `cancelled`. Follow it with `GET /api/runs/{id}/events`.")
+def cancel_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    """Ask a run to stop."""
+    service.cancel(rt, run_id, actor)
+    return _run_out(rt, run_id)
+
+
+@router.post("/runs/{run_id}/resume", status_code=202, response_model=RunDetail,
+             summary="Resume an interrupted run",
+             description="Continue a run whose process died from the interrupted step, in "
+                         "this server. Refused (409) when it ended or is still driven.")
+def resume_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    """Resume a run whose process died."""
+    service.resume(rt, run_id, actor)
+    return _run_out(rt, run_id)
+
+
+@router.post("/deploys", status_code=202, response_model=RunDetail, summary="Deploy a version",
+             description="Start a deploy run with the environment's strategy and return it at "
+                         "once; the server drives it. 409 while another run holds the target.")
+def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: ProjectDep,
+                  actor: ActorDep) -> dict[str, Any]:
+    """Start a deploy run."""
+    run_id = service.deploy(rt, project, service=body.service, environment=body.environment,
+                            version=body.version, actor=actor)
+    response.headers["Location"] = f"/api/runs/{run_id}"
+    return _run_out(rt, run_id)
+
+
+@router.post("/rollbacks", status_code=202, response_model=RunDetail,
+             summary="Roll back to an earlier version",
+             description="Start a rollback run to `to` (default: the version live before the "
+                         "current one) and return it at once; the server drives it.")
+def create_rollback(body: RollbackIn, response: Response, rt: RuntimeDep,
+                    project: ProjectDep, actor: ActorDep) -> dict[str, Any]:
+    """Start a rollback run."""
+    run_id = service.rollback(rt, project, service=body.service, environment=body.environment,
+                              to=body.to, reason=body.reason, actor=actor)
+    response.headers["Location"] = f"/api/runs/{run_id}"
+    return _run_out(rt, run_id)
+
+
+@router.get(
+    "/runs/{run_id}/events", summary="Follow a run live (Server-Sent Events)",
+    response_class=EventSourceResponse,
+    description="A stream of `step` events (a step appeared or changed state or attempts; "
+                "data: the step) and `run` events (the run's status changed; data: the run). "
+                "It ends after the `run` event of a terminal status.",
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "the event stream"}},
+)
+async def run_events(run_id: str, rt: RuntimeDep) -> EventSourceResponse:
+    """Stream a run's progress until it ends."""
+    await run_in_threadpool(_load, rt, run_id)  # an unknown run is a 404, not an empty stream
+    return EventSourceResponse(_events(rt, run_id), ping=15)
+
+
+async def _events(rt: Runtime, run_id: str) -> AsyncIterator[ServerSentEvent]:
+    seen: dict[int, tuple[str, int]] = {}
+    status: str | None = None
+    n = 0
+
+    def event(kind: str, data: str) -> ServerSentEvent:
+        nonlocal n
+        n += 1
+        return ServerSentEvent(data=data, event=kind, id=str(n))
+
+    while True:
+        run, steps = await anyio.to_thread.run_sync(_load, rt, run_id)
+        done = run.status in run_store.TERMINAL
+        run_json = RunOut.model_validate(run_dict(run)).model_dump_json()
+        if run.status != status and not done:
+            yield event("run", run_json)  # a new status comes before the steps it starts
+        for step in steps:
+            if seen.get(step.seq) != (step.state, step.attempts):
+                seen[step.seq] = (step.state, step.attempts)
+                yield event("step", StepOut.model_validate(step_dict(step)).model_dump_json())
+        if done:
+            yield event("run", run_json)  # the terminal status comes last
+            return
+        status = run.status
+        await anyio.sleep(POLL_SECONDS)

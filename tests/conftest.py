@@ -1,0 +1,48 @@
+"""Shared fixtures: the store backend under test (SQLite or PostgreSQL) and sandbox projects.
+
+Set ROLLGATE_TEST_DB=postgres to run the whole suite on PostgreSQL (127.0.0.1:5432, trust
+auth); every test then gets a database of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from rollgate.testing import Sandbox
+
+PG_ADMIN = os.environ.get("ROLLGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def backend() -> str:
+    """Which store the suite runs on."""
+    return os.environ.get("ROLLGATE_TEST_DB", "sqlite")
+
+
+@pytest.fixture
+def database_url() -> Iterator[str | None]:
+    """None for the default SQLite file, or a fresh PostgreSQL database."""
+    if backend() != "postgres":
+        yield None
+        return
+    name = f"rg_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, database_url: str | None) -> Iterator[Sandbox]:
+    """A project folder; everything it started is stopped afterwards."""
+    box = Sandbox(tmp_path / "project", database_url=database_url)
+    yield box
+    if box.spec_path.exists():
+        box.down(["staging", "production"])
