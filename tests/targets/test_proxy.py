@@ -27,6 +27,7 @@ from rollgate.targets.local.proxy_client import (
     Backend,
     ProxyClient,
     ProxyInfo,
+    find_proxy,
     start_proxy,
     stop_proxy,
 )
@@ -278,7 +279,9 @@ def test_state_file_restores_routes_after_a_restart(
     backends = [Backend("v1", v1.url, 30), Backend("v2", v2.url, 70)]
     with ProxyClient(first.admin_url) as admin:
         admin.set_routes(backends)
+    assert find_proxy(state) == first
     stop_proxy(first.pid)
+    assert find_proxy(state) is None
     again = start_proxy(first.listen, state, log)
     try:
         assert again.pid != first.pid and again.listen == first.listen
@@ -294,7 +297,7 @@ def test_a_proxy_that_cannot_listen_fails_with_its_log(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        address = "127.0.0.1:%d" % taken.getsockname()[1]
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
         with pytest.raises(TargetError, match="cannot listen on"):
             start_proxy(address, tmp_path / "proxy.json", tmp_path / "proxy.log")
 
@@ -418,7 +421,7 @@ class _EchoServer:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        self.url = "http://127.0.0.1:%d" % runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         self._ready.set()
         await self._stop.wait()
         await runner.cleanup()

@@ -44,8 +44,10 @@ target_cmds.register(app)
 
 def main() -> None:
     """Entry point: run the CLI and map errors to exit codes and one red line."""
+    code = 0
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        code = result if isinstance(result, int) else 0
     except RollgateError as exc:
         if app_state.json_errors:
             sys.stdout.write(json.dumps({"error": exc.code, "message": exc.message}) + "\n")
@@ -61,3 +63,4 @@ def main() -> None:
         sys.exit(exc.exit_code)
     finally:
         app_state.close()
+    sys.exit(code)

@@ -82,6 +82,8 @@ def start_demo(
     if not line:
         process.kill()
         code = process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
         raise TargetError(
             f"demo {version} did not start (exit code {code}); see its stderr"
             + (f" in {log}" if log else "")

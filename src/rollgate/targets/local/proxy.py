@@ -221,4 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module, not this ``__main__`` copy, so loggers carry the real name.
+    from rollgate.targets.local.proxy import main as _main
+
+    sys.exit(_main())

@@ -15,11 +15,13 @@ from typing import Any
 from aiohttp import (
     ClientConnectorError,
     ClientError,
+    ClientOSError,
     ClientResponse,
     ClientSession,
     ClientTimeout,
     ConnectionTimeoutError,
     DummyCookieJar,
+    ServerDisconnectedError,
     TCPConnector,
     hdrs,
     web,
@@ -51,6 +53,11 @@ _REQUEST_ONLY_DROP = (*_HOP_BY_HOP, hdrs.HOST, hdrs.EXPECT)
 
 # Failing to connect means nothing reached the backend, so another one may take it.
 _CONNECT_ERRORS = (ClientConnectorError, ConnectionTimeoutError)
+# A reset or close before any response byte (e.g. a backend closing its listener with
+# connections still in the accept queue) is safe to retry for idempotent requests
+# without a body (RFC 9110 section 9.2.2). aiohttp already retried once on the same backend.
+_RESET_ERRORS = (ClientOSError, ServerDisconnectedError)
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 # Bodies up to this size (with a known length) are read whole and sent in one write.
 _SMALL_BODY = 64 * 1024
@@ -81,6 +88,13 @@ def json_response(status: int, body: dict[str, Any], version: str | None = None)
     return response
 
 
+def _retryable(exc: BaseException, request: web.BaseRequest, body: object) -> bool:
+    """True if nothing of the request can have been acted on, so another backend may take it."""
+    if isinstance(exc, _CONNECT_ERRORS):
+        return True
+    return isinstance(exc, _RESET_ERRORS) and body is None and request.method in _IDEMPOTENT
+
+
 def _drop_connection_tokens(headers: CIMultiDict[str], names: tuple[str, ...]) -> None:
     connection = headers.get(hdrs.CONNECTION)
     for name in names:
@@ -99,6 +113,7 @@ class Forwarder:
         self._session = session
         self._stats = stats
         self._routes = routes
+        self._warned: dict[str, tuple[float, int]] = {}
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         """Forward ``request`` to a backend and relay its answer."""
@@ -113,9 +128,9 @@ class Forwarder:
         body = request.content if request.body_exists else None
         try:
             upstream = await self._send(request, backend, headers, body)
-        except _CONNECT_ERRORS as exc:
+        except (ClientError, TimeoutError) as exc:
             self._count_failure(backend, start, exc)
-            retry = self._routes().pick_other(backend)
+            retry = self._routes().pick_other(backend) if _retryable(exc, request, body) else None
             if retry is None:
                 return self._bad_gateway(backend, exc)
             backend = retry
@@ -124,9 +139,6 @@ class Forwarder:
             except (ClientError, TimeoutError) as again:
                 self._count_failure(backend, start, again)
                 return self._bad_gateway(backend, again)
-        except (ClientError, TimeoutError) as exc:
-            self._count_failure(backend, start, exc)
-            return self._bad_gateway(backend, exc)
         try:
             return await self._relay(request, upstream, backend, start)
         finally:
@@ -200,10 +212,20 @@ class Forwarder:
 
     def _count_failure(self, backend: Backend, start: float, exc: BaseException) -> None:
         now = monotonic()
-        log.warning(
-            "upstream %s at %s failed: %s", backend.version, backend.url, exc or type(exc).__name__
-        )
         self._stats.record(backend.version, 502, now - start, now, upstream_error=True)
+        # A dead backend fails every request sent to it: one line per backend per second.
+        last, quiet = self._warned.get(backend.url, (0.0, 0))
+        if now - last < 1.0:
+            self._warned[backend.url] = (last, quiet + 1)
+            return
+        self._warned[backend.url] = (now, 0)
+        log.warning(
+            "upstream %s at %s failed: %s (%d more since the last warning)",
+            backend.version,
+            backend.url,
+            exc or type(exc).__name__,
+            quiet,
+        )
 
     @staticmethod
     def _bad_gateway(backend: Backend, exc: BaseException) -> web.Response:
