@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 ## demo: deploy, break, refuse and roll back the bundled demo service (embedded default)
 demo: $(STAMP)
-	$(PY) -m rollgate.demo scenario
+	$(PY) -m rollgate.demo.scenario
 
 ## test: the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432)
 test: $(STAMP) test-sqlite test-postgres

@@ -23,9 +23,10 @@ class RollgateError(Exception):
     http_status: int = 500
     code: str = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details
 
 
 class SpecError(RollgateError):

@@ -195,3 +195,10 @@ def mark_live(ctx: ActionContext, version: str) -> dict[str, Any]:
             ctx.say(f"stopped stale {inst.id}")
     ctx.say(f"{version} is live")
     return {"replaced": replaced}
+
+
+@action("note")
+def note(ctx: ActionContext, text: str) -> dict[str, Any]:
+    """Record a line in the run's journal (runbook notes; also the engine benchmark)."""
+    ctx.say(text)
+    return {}

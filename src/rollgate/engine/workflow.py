@@ -94,6 +94,8 @@ def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, An
     try:
         data = ACTIONS[action](ctx, **kwargs)
     except RollgateError as exc:
+        if exc.details:
+            ctx.say(exc.details)
         _finish_step(run_id, seq, ctx, error=exc.message)
         cancelled = ctx.cancel_requested()
         return {"ok": False, "error": exc.message, "cancelled": cancelled}

@@ -186,8 +186,8 @@ class LocalTarget:
             exited = f" (exit code {code})" if code is not None else ""
             raise TargetError(
                 f"{self.service} {instance.version} replica {instance.replica} failed its "
-                f"health check on {self.svc.health.path}: {detail}{exited}"
-                + (f"\n  last log lines:\n    " + "\n    ".join(logs.splitlines()) if logs else "")
+                f"health check on {self.svc.health.path}: {detail}{exited}",
+                details=f"last log lines of {instance.id}:\n{logs}" if logs else None,
             )
         with self.db.session() as s:
             row = s.get(Instance, instance.id)
