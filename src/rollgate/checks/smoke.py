@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import time
 
@@ -46,9 +45,10 @@ def _http(check: HttpCheck, base_url: str) -> tuple[bool, str]:
 def _command(check: CommandCheck, base_url: str, env: dict[str, str]) -> tuple[bool, str]:
     full_env = {**os.environ, **env, "ROLLGATE_URL": base_url}
     try:
+        # Through the shell, like the runbooks write them: pipes, $ROLLGATE_URL, &&.
         proc = subprocess.run(
-            shlex.split(check.run), capture_output=True, text=True, timeout=check.timeout,
-            env=full_env, check=False,
+            ["/bin/sh", "-c", check.run], capture_output=True, text=True,
+            timeout=check.timeout, env=full_env, check=False,
         )
     except FileNotFoundError as exc:
         return False, f"cannot run {check.run!r}: {exc.strerror}"

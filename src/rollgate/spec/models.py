@@ -177,7 +177,9 @@ class CommandCheck(Model):
     """A command that passes when it exits with the expected code."""
 
     kind: Literal["command"] = Field(description="selects this check")
-    run: str = Field(description="command to run")
+    run: str = Field(
+        description="shell command (sh -c); $ROLLGATE_URL is the public URL of the service"
+    )
     expect_exit: int = Field(0, description="exit code that means the check passed")
     timeout: Duration = Field(60.0, description="how long the command may run")
 
