@@ -45,4 +45,4 @@ def sandbox(tmp_path: Path, database_url: str | None) -> Iterator[Sandbox]:
     box = Sandbox(tmp_path / "project", database_url=database_url)
     yield box
     if box.spec_path.exists():
-        box.down(["staging", "production"])
+        box.down()

@@ -213,7 +213,7 @@ def test_stats_and_metrics_count_what_clients_saw(
     admin: ProxyClient, proxy: ProxyInfo, v1: DemoProcess, tmp_path: Path
 ) -> None:
     faults = tmp_path / "faults.json"
-    write_faults(faults, {"v3": {"error_rate": 0.3}})
+    write_faults(faults, {"v3": {"error_rate": 0.5}})
     v3 = start_demo("v3", faults=faults)
     try:
         admin.set_routes([Backend("v1", v1.url, 50), Backend("v3", v3.url, 50)])
@@ -226,7 +226,7 @@ def test_stats_and_metrics_count_what_clients_saw(
         version: Counter({f"{status // 100}xx": n for status, n in by_status.items()})
         for version, by_status in summary.by_version_status.items()
     }
-    assert seen["v3"]["5xx"] > 50  # the fault fired
+    assert seen["v3"]["5xx"] > 40  # the fault fired (mean 100)
     stats = admin.stats(window=60)
     metrics = admin.metrics_text()
     for version in ("v1", "v3"):

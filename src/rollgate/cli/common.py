@@ -26,7 +26,10 @@ class AppState:
     def project(self) -> Project:
         """The loaded, validated spec."""
         path = self.settings().spec
-        return Project(spec=load_spec(path), spec_dir=path.resolve().parent)
+        shown = path
+        if path.is_absolute() and path.resolve().is_relative_to(Path.cwd()):
+            shown = path.resolve().relative_to(Path.cwd())  # errors name the file as seen
+        return Project(spec=load_spec(shown), spec_dir=path.resolve().parent)
 
     def runtime(self, kind: str = "cli") -> Runtime:
         """The runtime (store opened and migrated)."""

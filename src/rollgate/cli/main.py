@@ -51,7 +51,7 @@ def main() -> None:
     except RollgateError as exc:
         if app_state.json_errors:
             sys.stdout.write(json.dumps({"error": exc.code, "message": exc.message}) + "\n")
-        err_console.print(f"error: {exc.message}", style="red", markup=False)
+        err_console.print(f"error: {exc.message}", style="red", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         err_console.print("aborted", style="red")

@@ -82,10 +82,11 @@ def run_scenario(workdir: Path) -> int:
                               ", ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
             console.print(table)
             results.append(set(summary.by_status) == {200})
+        results.append(_act(box, "stop everything", ["down", "--env", "production"], 0))
     finally:
         if load is not None and load.running:
             load.stop()
-        box.down(["production"])
+        box.down()
     ok = all(results)
     console.print(Rule())
     console.print("demo finished: every step ended as expected" if ok

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from sqlalchemy import select
 
 from rollgate.store import runs as run_store
 from rollgate.store.db import Database
+from rollgate.store.tables import Instance, Proxy
 
 
 def free_port() -> int:
@@ -135,28 +137,16 @@ class Sandbox:
 
     # -- cleanup -----------------------------------------------------------------------------
 
-    def down(self, environments: list[str]) -> None:
-        """Stop everything this project started, even after failures."""
-        for env in environments:
-            self.run("down", "--env", env, timeout=60)
-        self._kill_leftovers()
-        if self._db is not None:
-            self._db.dispose()
-
-    def _kill_leftovers(self) -> None:
-        pids: list[int] = []
-        proc = self.run("status", "--json", timeout=60)
-        if proc.returncode == 0:
-            pids += [i["pid"] for row in json.loads(proc.stdout) for i in row["instances"]]
-        for state in self.state_dir.glob("proxy-*.json"):
-            try:
-                pid = int(json.loads(state.read_text()).get("pid", 0))
-            except (OSError, ValueError):
-                continue
-            pids.append(pid)
-        for pid in pids:
-            if pid > 0:
+    def down(self) -> None:
+        """Stop every process this project started (instances and proxies), even mid-run."""
+        if self.store().revision() is not None:
+            with self.store().session() as s:
+                pids = [r.pid for r in s.scalars(select(Instance))]
+                pids += [r.pid for r in s.scalars(select(Proxy))]
+            for pid in pids:
                 try:
-                    os.killpg(pid, signal.SIGKILL)
+                    os.killpg(pid, signal.SIGTERM)
                 except (ProcessLookupError, PermissionError):
                     pass
+        if self._db is not None:
+            self._db.dispose()

@@ -95,6 +95,11 @@ def _retryable(exc: BaseException, request: web.BaseRequest, body: object) -> bo
     return isinstance(exc, _RESET_ERRORS) and body is None and request.method in _IDEMPOTENT
 
 
+def _clean_response_headers(headers: CIMultiDict[str], backend: Backend) -> None:
+    _drop_connection_tokens(headers, _HOP_BY_HOP)
+    headers[VERSION_HEADER] = backend.version
+
+
 def _drop_connection_tokens(headers: CIMultiDict[str], names: tuple[str, ...]) -> None:
     connection = headers.get(hdrs.CONNECTION)
     for name in names:
@@ -170,11 +175,9 @@ class Forwarder:
     async def _relay(
         self, request: web.BaseRequest, upstream: ClientResponse, backend: Backend, start: float
     ) -> web.StreamResponse:
-        headers = CIMultiDict(upstream.headers)
-        _drop_connection_tokens(headers, _HOP_BY_HOP)
-        headers[VERSION_HEADER] = backend.version
         status = upstream.status
         length = upstream.content_length
+        response: web.StreamResponse
         if (
             request.method == hdrs.METH_HEAD
             or status in _NO_BODY_STATUS
@@ -185,16 +188,21 @@ class Forwarder:
             except (ClientError, TimeoutError) as exc:
                 self._count_failure(backend, start, exc)
                 return self._bad_gateway(backend, exc)
+            # The response copies the headers; clean that copy rather than making another.
             response = web.Response(
-                status=status, reason=upstream.reason, headers=headers, body=body
+                status=status, reason=upstream.reason, headers=upstream.headers, body=body
             )
+            _clean_response_headers(response.headers, backend)
             self._count(backend, status, start)
             return response
-        streamed = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
-        await streamed.prepare(request)
+        response = web.StreamResponse(
+            status=status, reason=upstream.reason, headers=upstream.headers
+        )
+        _clean_response_headers(response.headers, backend)
+        await response.prepare(request)
         try:
             async for chunk in upstream.content.iter_chunked(_STREAM_CHUNK):
-                await streamed.write(chunk)
+                await response.write(chunk)
         except (ClientError, TimeoutError) as exc:
             # The status line is already out; the client sees a cut-off body.
             self._count_failure(backend, start, exc)
@@ -202,9 +210,9 @@ class Forwarder:
         except ConnectionResetError:
             log.debug("client went away while streaming from %s", backend.version)
         else:
-            await streamed.write_eof()
+            await response.write_eof()
         self._count(backend, status, start)
-        return streamed
+        return response
 
     def _count(self, backend: Backend, status: int, start: float) -> None:
         now = monotonic()

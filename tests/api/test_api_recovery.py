@@ -1,0 +1,57 @@
+"""The server's worker takes over runs whose process died, and retires warm instances."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from ruamel.yaml import YAML
+
+from tests.api.conftest import ApiServer
+
+
+def test_the_server_takes_over_a_run_whose_cli_was_killed(api: ApiServer) -> None:
+    api.deployed("v1")
+    cli = api.box.spawn("deploy", "web", "--env", "production", "--version", "v2")
+    try:
+        run_id = api.box.latest_run("v2")
+        # v2 needs 3 s to become healthy: kill its CLI in the middle of that.
+        api.box.wait_for_step(run_id, "health-check v2", "running")
+        cli.send_signal(signal.SIGKILL)
+        assert cli.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    killed_at = time.monotonic()
+
+    run = api.wait(run_id, timeout=30)
+
+    assert time.monotonic() - killed_at < 30
+    assert run["status"] == "succeeded", run
+    server = api.http.get("/api/health").json()["executor"]
+    assert run["executor_id"] == server
+    names = [s["name"] for s in run["steps"]]
+    cut = names.index("health-check v2")
+    assert [s["attempts"] for s in run["steps"][:cut]] == [1] * cut, run["steps"]
+    assert run["steps"][cut]["attempts"] == 2, run["steps"]
+    (web,) = api.http.get("/api/status").json()
+    assert (web["live"], web["weights"]) == ("v2", {"v2": 100})
+
+
+def test_the_worker_retires_expired_warm_instances(api: ApiServer) -> None:
+    api.box.write_spec({**_spec(api), "environments": {"production": {"strategy": {
+        "kind": "blue-green", "keep_warm": "1s"}}}})
+    api.deployed("v1")
+    api.deployed("v1.1")
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        versions = [i["version"] for i in api.http.get("/api/status").json()[0]["instances"]]
+        if versions == ["v1.1"]:
+            break
+        time.sleep(0.2)
+    assert versions == ["v1.1"]
+
+
+def _spec(api: ApiServer) -> dict[str, object]:
+    return dict(YAML(typ="safe").load(api.box.spec_path.read_text()))
