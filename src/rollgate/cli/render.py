@@ -74,7 +74,8 @@ def steps_table(steps: list[Step]) -> Table:
         table.add_column(col, overflow="fold")
     for s in steps:
         style = STATUS_STYLE.get(s.state, "")
-        detail = s.error or (s.output or "").splitlines()[-1:] and (s.output or "").splitlines()[-1]
+        lines = (s.output or "").splitlines()
+        detail = s.error or (lines[-1] if lines else "")
         table.add_row(Text(ICONS.get(s.state, "?"), style=style), s.name,
                       secs(s.duration_ms) if s.state != "running" else "",
                       str(s.attempts), Text(str(detail or ""), style="red" if s.error else ""))

@@ -162,7 +162,8 @@ def take_over(rt: Runtime, run: Run) -> bool:
         with SetWorkflowID(run.id):
             DBOS.start_workflow(run_workflow, run.id)
         return True
-    if status.status == "PENDING" and status.executor_id != rt.executor_id:
+    if (status.status == "PENDING" and status.executor_id
+            and status.executor_id != rt.executor_id):
         return bool(DBOS._recover_pending_workflows([status.executor_id]))
     return False
 

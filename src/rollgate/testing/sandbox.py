@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -144,9 +145,7 @@ class Sandbox:
                 pids = [r.pid for r in s.scalars(select(Instance))]
                 pids += [r.pid for r in s.scalars(select(Proxy))]
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGTERM)
-                except (ProcessLookupError, PermissionError):
-                    pass
         if self._db is not None:
             self._db.dispose()

@@ -34,7 +34,9 @@ def alive(pid: int, started: float) -> bool:
     return pid > 0 and started > 0 and start_time(pid) == started
 
 
-def spawn(argv: list[str], *, env: dict[str, str], cwd: Path | None, log: Path) -> tuple[int, float]:
+def spawn(
+    argv: list[str], *, env: dict[str, str], cwd: Path | None, log: Path
+) -> tuple[int, float]:
     """Start a process in its own session so it outlives rollgate; return (pid, start time)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
