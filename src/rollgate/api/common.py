@@ -77,9 +77,14 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "bad input (unknown service or environment...)"},
-    404: {"model": ErrorOut, "description": "no such run, release or version"},
-    409: {"model": ErrorOut, "description": "refused by a lock or a policy"},
-    422: {"model": ErrorOut, "description": "the request does not validate"},
+_ERRORS: dict[int, str] = {
+    400: "bad input (unknown service or environment...)",
+    404: "no such run, release or version",
+    409: "refused by a lock or a policy",
+    422: "the request does not validate",
 }
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can return."""
+    return {status: {"model": ErrorOut, "description": _ERRORS[status]} for status in statuses}

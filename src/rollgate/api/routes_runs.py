@@ -13,13 +13,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from rollgate.api.common import (
-    ERRORS,
     ActorDep,
     Limit,
     Offset,
     Page,
     ProjectDep,
     RuntimeDep,
+    errors,
     page,
 )
 from rollgate.cli.render import run_dict, step_dict
@@ -32,7 +32,7 @@ POLL_SECONDS = 0.3
 
 RunStatus = Literal["pending", "running", "succeeded", "failed", "rolled_back", "cancelled"]
 
-router = APIRouter(prefix="/api", tags=["runs"], responses=ERRORS)
+router = APIRouter(prefix="/api", tags=["runs"])
 
 
 class StepOut(BaseModel):
@@ -115,7 +115,7 @@ def _run_out(rt: Runtime, run_id: str) -> dict[str, Any]:
     return run_dict(run, steps)
 
 
-@router.get("/runs", response_model=Page[RunOut], summary="List runs",
+@router.get("/runs", response_model=Page[RunOut], summary="List runs", responses=errors(422),
             description="Runs, newest first, optionally filtered; paginated with "
                         "`limit`/`offset` (follow `next_offset`).")
 def list_runs(
@@ -135,6 +135,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, summary="Show a run",
+            responses=errors(404),
             description="A run with its steps: state, attempts, timings, output and errors.")
 def get_run(run_id: str, rt: RuntimeDep) -> dict[str, Any]:
     """Show a run with its steps."""
@@ -142,7 +143,7 @@ def get_run(run_id: str, rt: RuntimeDep) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunDetail,
-             summary="Cancel a run",
+             summary="Cancel a run", responses=errors(404, 409),
              description="Ask a run to stop: it discards or rolls back what it started, then "
                          "ends `cancelled`. Follow it with `GET /api/runs/{id}/events`.")
 def cancel_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
@@ -152,7 +153,7 @@ def cancel_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/resume", status_code=202, response_model=RunDetail,
-             summary="Resume an interrupted run",
+             summary="Resume an interrupted run", responses=errors(404, 409),
              description="Continue a run whose process died from the interrupted step, in "
                          "this server. Refused (409) when it ended or is still driven.")
 def resume_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
@@ -162,6 +163,7 @@ def resume_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
 
 
 @router.post("/deploys", status_code=202, response_model=RunDetail, summary="Deploy a version",
+             responses=errors(400, 409, 422),
              description="Start a deploy run with the environment's strategy and return it at "
                          "once; the server drives it. 409 while another run holds the target.")
 def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: ProjectDep,
@@ -174,7 +176,7 @@ def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: P
 
 
 @router.post("/rollbacks", status_code=202, response_model=RunDetail,
-             summary="Roll back to an earlier version",
+             summary="Roll back to an earlier version", responses=errors(400, 404, 409, 422),
              description="Start a rollback run to `to` (default: the version live before the "
                          "current one) and return it at once; the server drives it.")
 def create_rollback(body: RollbackIn, response: Response, rt: RuntimeDep,
@@ -192,8 +194,8 @@ def create_rollback(body: RollbackIn, response: Response, rt: RuntimeDep,
     description="A stream of `step` events (a step appeared or changed state or attempts; "
                 "data: the step) and `run` events (the run's status changed; data: the run). "
                 "It ends after the `run` event of a terminal status.",
-    responses={200: {"content": {"text/event-stream": {}},
-                     "description": "the event stream"}},
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+               **errors(404)},
 )
 async def run_events(run_id: str, rt: RuntimeDep) -> EventSourceResponse:
     """Stream a run's progress until it ends."""

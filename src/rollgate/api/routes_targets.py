@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollgate.api.common import ERRORS, Limit, Offset, Page, ProjectDep, RuntimeDep, page
+from rollgate.api.common import Limit, Offset, Page, ProjectDep, RuntimeDep, errors, page
 from rollgate.errors import UsageError
 from rollgate.runs.status import target_status
 from rollgate.store import inventory
 from rollgate.store.tables import Release
 
-router = APIRouter(prefix="/api", responses=ERRORS)
+router = APIRouter(prefix="/api")
 
 
 class InstanceOut(BaseModel):
@@ -71,6 +71,7 @@ def release_dict(release: Release) -> dict[str, Any]:
 
 
 @router.get("/status", response_model=list[TargetOut], tags=["targets"],
+            responses=errors(400, 422),
             summary="Status of every service in every environment",
             description="Live version, traffic weights and instances, each instance's health "
                         "probed once. Slow targets make this slower: it is not for tight polls.")
@@ -88,6 +89,7 @@ def status(
 
 
 @router.get("/releases", response_model=Page[ReleaseOut], tags=["targets"],
+            responses=errors(422),
             summary="List releases",
             description="Versions deployed at least once, newest first; paginated.")
 def releases(

@@ -1,0 +1,1 @@
+"""The demo service (``python -m rollgate.demo serve``), its faults and a load loop."""

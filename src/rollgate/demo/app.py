@@ -131,7 +131,10 @@ async def serve(host: str, port: int, version: str, faults: FaultsFile) -> None:
         await site.start()
         bound = runner.addresses[0][1]
         ready = {"event": "ready", "version": version, "port": bound, "pid": os.getpid()}
-        print(json.dumps(ready), flush=True)
+        try:
+            print(json.dumps(ready), flush=True)
+        except OSError:  # whoever started us stopped reading; keep serving
+            log.warning("could not print the ready line; stdout is gone")
         log.info("demo %s listening on %s:%s", version, host, bound)
         await stop.wait()
         log.info("demo %s stopping", version)

@@ -45,6 +45,7 @@ def start_proxy(
     timeout: float = 15.0,
 ) -> ProxyInfo:
     """Spawn a detached proxy and wait until both listeners answer; ``TargetError`` if not."""
+    state, log = state.resolve(), log.resolve()
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "rollgate.targets.local.proxy",
