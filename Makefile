@@ -34,7 +34,6 @@ test-postgres: $(STAMP)
 ## bench: engine and proxy overhead, compared with the direct path in the same run
 bench: $(STAMP)
 	$(PY) bench/engine.py
-	$(PY) bench/proxy.py
 
 ## lint: ruff and mypy --strict on src
 lint: $(STAMP)

@@ -1,7 +1,9 @@
 """Engine overhead per step: DBOS step + rollgate's journal, the journal alone, a plain call.
 
 Prints a table and writes bench/results/engine.json. Runs on SQLite, and on PostgreSQL too
-when it answers on 127.0.0.1:5432. Ratios matter, not absolute times.
+when it answers on 127.0.0.1:5432. Then runs bench/proxy.py (the demo app direct vs through
+rollgate's proxy: requests/s, added p50/p99) and folds its numbers into the same JSON.
+Ratios matter, not absolute times.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import json
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/engine.json"))
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "engine.json")
+    parser.add_argument("--proxy-seconds", type=float, default=5.0,
+                        help="measured seconds per target in the proxy part")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,8 +133,15 @@ def main(argv: list[str] | None = None) -> int:
                       str(r["store_journal_only_ms"]), str(r["dbos_share_ms"]),
                       str(r["direct_call_ms"]), str(r["overhead_per_step_ms"]))
     Console().print(table)
+
+    # The proxy half: the demo app direct vs through rollgate's proxy, same run.
+    proxy_json = Path(__file__).parent / "results" / "proxy.json"
+    subprocess.run([sys.executable, str(Path(__file__).parent / "proxy.py"),
+                    "--seconds", str(args.proxy_seconds)], check=True)
+    proxy = json.loads(proxy_json.read_text())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "engine", "results": rows}, indent=2))
+    args.out.write_text(json.dumps({"benchmark": "engine", "results": rows, "proxy": proxy},
+                                   indent=2))
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from rollgate.testing import Sandbox
@@ -80,3 +82,20 @@ def test_cancel_discards_the_new_version(sandbox: Sandbox) -> None:
     assert run["steps"][-1]["name"] == "stop v2"
     assert httpx.get(f"http://127.0.0.1:{port}/version").json()["version"] == "v1"
     assert [i["version"] for i in sandbox.json("status")[0]["instances"]] == ["v1"]
+
+
+def test_warm_slot_is_decommissioned_after_keep_warm(sandbox: Sandbox) -> None:
+    port = setup(sandbox, {"kind": "blue-green", "keep_warm": "1s"})
+    assert deploy(sandbox, "v1").returncode == 0
+    assert deploy(sandbox, "v2").returncode == 0
+    v1_pid = next(i["pid"] for i in sandbox.json("status")[0]["instances"]
+                  if i["version"] == "v1")
+    time.sleep(1.5)
+    proc = _rollback(sandbox, "--reason", "late bug", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "decommissioned web.production.v1.0: keep-warm time is over" in proc.stdout
+    assert "start v1" in proc.stdout
+    status = sandbox.json("status")[0]
+    assert [i["version"] for i in status["instances"]] == ["v1"]
+    assert status["instances"][0]["pid"] != v1_pid  # v1 was started again, not switched to
+    assert httpx.get(f"http://127.0.0.1:{port}/version").json()["version"] == "v1"

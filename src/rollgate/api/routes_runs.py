@@ -200,10 +200,14 @@ def create_rollback(body: RollbackIn, response: Response, rt: RuntimeDep,
 async def run_events(run_id: str, rt: RuntimeDep) -> EventSourceResponse:
     """Stream a run's progress until it ends."""
     await run_in_threadpool(_load, rt, run_id)  # an unknown run is a 404, not an empty stream
-    return EventSourceResponse(_events(rt, run_id), ping=15)
+    # On server shutdown the stream ends cleanly; an EventSource client reconnects.
+    stopping = anyio.Event()
+    return EventSourceResponse(_events(rt, run_id, stopping), ping=15, shutdown_event=stopping,
+                               shutdown_grace_period=2 * POLL_SECONDS)
 
 
-async def _events(rt: Runtime, run_id: str) -> AsyncIterator[ServerSentEvent]:
+async def _events(rt: Runtime, run_id: str, stopping: anyio.Event
+                  ) -> AsyncIterator[ServerSentEvent]:
     seen: dict[int, tuple[str, int]] = {}
     status: str | None = None
     n = 0
@@ -227,4 +231,7 @@ async def _events(rt: Runtime, run_id: str) -> AsyncIterator[ServerSentEvent]:
             yield event("run", run_json)  # the terminal status comes last
             return
         status = run.status
-        await anyio.sleep(POLL_SECONDS)
+        with anyio.move_on_after(POLL_SECONDS):
+            await stopping.wait()
+        if stopping.is_set():
+            return

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
+import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -12,10 +14,14 @@ import uvicorn
 
 from rollgate.api.app import create_app
 from rollgate.api.worker import Worker
+from rollgate.engine.runtime import Runtime
 from rollgate.errors import UsageError
+from rollgate.store import runs as run_store
 
 if TYPE_CHECKING:
     from rollgate.cli.common import AppState
+
+log = logging.getLogger(__name__)
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -53,6 +59,7 @@ def serve(app_state: AppState, *, host: str, port: int) -> None:
     # uvicorn re-raises the signal it caught once it has shut down; these handlers turn
     # that into a clean return instead of a kill (SIGTERM) or a traceback (SIGINT).
     previous = {sig: signal.signal(sig, _stop) for sig in _STOP_SIGNALS}
+    rt: Runtime | None = None
     worker: Worker | None = None
     try:
         rt = app_state.runtime("serve")
@@ -74,4 +81,30 @@ def serve(app_state: AppState, *, host: str, port: int) -> None:
         if worker is not None:
             worker.stop()
         sock.close()
+        driven = _driven_runs(rt) if rt is not None else []
         app_state.close()
+    if driven:
+        _abandon(driven)
+
+
+def _driven_runs(rt: Runtime) -> list[str]:
+    """Unfinished runs this process drives."""
+    with rt.db.session() as s:
+        return [r.id for r in run_store.list_runs(session=s, limit=500)
+                if r.status not in run_store.TERMINAL and r.executor_id == rt.executor_id]
+
+
+def _abandon(runs: list[str]) -> None:
+    """Exit now, leaving ``runs`` to the next executor.
+
+    The engine is closed and this executor unregistered, but each run's thread would go on
+    to the end of its current step, or of a durable pause of hours, and the interpreter
+    waits for it at exit. Exiting is the crash rollgate is built for: steps are idempotent,
+    and ``rollgate serve`` or ``rollgate resume`` continue each run from its last step.
+    """
+    log.warning("stopped driving %s; `rollgate serve` or `rollgate resume RUN` continues "
+                "them", ", ".join(runs))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -67,7 +67,9 @@ def target_for(db: Database, run: Run, spec: Spec, state_dir: Path) -> LocalTarg
 @action("prepare")
 def prepare(ctx: ActionContext) -> dict[str, Any]:
     """Retire expired warm instances, make sure the router runs, and read what is live."""
-    retire_due(ctx.target)
+    retired = retire_due(ctx.target)
+    if retired:
+        ctx.say(f"decommissioned {', '.join(retired)}: keep-warm time is over")
     url = ctx.target.ensure_router()
     with ctx.db.session() as s:
         live = inventory.deployment(session=s, service=ctx.run.service,
