@@ -32,7 +32,7 @@ class ApiServer:
 
     def start(self, timeout: float = 60) -> None:
         """Start the server and wait until it answers."""
-        log = self.log_path.open("w")
+        log = self.log_path.open("a")
         self.proc = subprocess.Popen(self.box.argv("serve", "--port", str(self.port)),
                                      env=self.box.env, cwd=self.box.root, text=True,
                                      stdout=log, stderr=subprocess.STDOUT)

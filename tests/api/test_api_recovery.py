@@ -38,6 +38,26 @@ def test_the_server_takes_over_a_run_whose_cli_was_killed(api: ApiServer) -> Non
     assert (web["live"], web["weights"]) == ("v2", {"v2": 100})
 
 
+def test_a_stopped_server_hands_its_paused_run_to_the_next_one(api: ApiServer) -> None:
+    api.box.write_spec({**_spec(api), "environments": {"production": {"strategy": {
+        "kind": "canary", "steps": [{"weight": 50}, {"pause": "12s"}]}}}})
+    api.deployed("v1")
+    run_id = api.deploy("v1.1")["id"]
+    api.box.wait_for_step(run_id, "pause 12s", "running")
+
+    started = time.monotonic()
+    assert api.stop() == 0
+    # The first server did not wait out the pause, and said what it left behind.
+    assert time.monotonic() - started < 8
+    assert f"stopped driving {run_id}" in api.log()
+
+    api.start()
+    run = api.wait(run_id, timeout=30)
+    assert run["status"] == "succeeded", run
+    assert [s["attempts"] for s in run["steps"]] == [1] * len(run["steps"]), run["steps"]
+    assert run["executor_id"] == api.http.get("/api/health").json()["executor"]
+
+
 def test_the_worker_retires_expired_warm_instances(api: ApiServer) -> None:
     api.box.write_spec({**_spec(api), "environments": {"production": {"strategy": {
         "kind": "blue-green", "keep_warm": "1s"}}}})

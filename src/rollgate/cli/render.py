@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console, Group
@@ -76,10 +76,21 @@ def steps_table(steps: list[Step]) -> Table:
         style = STATUS_STYLE.get(s.state, "")
         lines = (s.output or "").splitlines()
         detail = s.error or (lines[-1] if lines else "")
-        table.add_row(Text(ICONS.get(s.state, "?"), style=style), s.name,
-                      secs(s.duration_ms) if s.state != "running" else "",
+        took = secs(s.duration_ms)
+        if s.state == "running" and s.started_at is not None:
+            took = f"{(datetime.now(UTC) - s.started_at).total_seconds():.1f}s…"
+        table.add_row(Text(ICONS.get(s.state, "?"), style=style), s.name, took,
                       str(s.attempts), Text(str(detail or ""), style="red" if s.error else ""))
     return table
+
+
+def traffic_of(steps: list[Step]) -> str:
+    """The traffic split set by the newest routing step of a run, as its output says."""
+    for s in reversed(steps):
+        for line in (s.output or "").splitlines():
+            if line.startswith("traffic: "):
+                return line
+    return ""
 
 
 def summary_line(run: Run) -> Text:
@@ -107,7 +118,8 @@ def follow(rt: Runtime, run_id: str, *, quiet: bool = False, poll: float = 0.25)
             while True:
                 run, steps = snapshot()
                 head = Text(f"{run.kind} {run.service} {run.version} → {run.environment} "
-                            f"({run.strategy}) · {run.id} · {run.status}",
+                            f"({run.strategy}) · {run.id} · {run.status}"
+                            + (f" · {traffic_of(steps)}" if traffic_of(steps) else ""),
                             style=STATUS_STYLE.get(run.status, "bold"))
                 ui.update(Group(head, steps_table(steps)))
                 if run.status in run_store.TERMINAL:
