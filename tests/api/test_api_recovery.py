@@ -52,8 +52,10 @@ def test_a_stopped_server_hands_its_paused_run_to_the_next_one(api: ApiServer) -
     assert f"stopped driving {run_id}" in api.log()
 
     api.start()
-    run = api.wait(run_id, timeout=30)
+    api.box.wait_for_step(run_id, "promote v1.1 to 100%", "succeeded", timeout=30)
+    run = api.wait(run_id, timeout=10)
     assert run["status"] == "succeeded", run
+    assert api.log().count(f"resuming run {run_id}") == 1, api.log()
     assert [s["attempts"] for s in run["steps"]] == [1] * len(run["steps"]), run["steps"]
     assert run["executor_id"] == api.http.get("/api/health").json()["executor"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import rollgate
 from rollgate.errors import TargetError
+from rollgate.targets.local import processes
 
 
 @dataclass
@@ -73,7 +73,7 @@ def start_demo(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env=_child_env(),
+            env=processes.child_env(),
         )
     finally:
         if stderr is not None:
@@ -108,12 +108,3 @@ def _read_line(stream: IO[bytes], timeout: float) -> bytes:
                 return b""
             buffer += chunk
     return buffer.split(b"\n", 1)[0]
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    root = str(Path(rollgate.__file__).resolve().parent.parent)
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if root not in paths:
-        env["PYTHONPATH"] = os.pathsep.join([root, *paths])
-    return env

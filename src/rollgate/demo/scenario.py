@@ -18,7 +18,8 @@ from rich.rule import Rule
 from rich.table import Table
 
 from rollgate.demo.load import LoadLoop
-from rollgate.testing.sandbox import Sandbox, demo_service, free_port
+from rollgate.targets.local.processes import free_port
+from rollgate.testing.sandbox import Sandbox, demo_service
 
 console = Console(highlight=False)
 

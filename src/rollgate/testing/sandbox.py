@@ -7,7 +7,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,13 +19,6 @@ from sqlalchemy import select
 from rollgate.store import runs as run_store
 from rollgate.store.db import Database
 from rollgate.store.tables import Instance, Proxy
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def demo_service(port: int, faults: Path, **overrides: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from rollgate.store.runs import now
 from rollgate.store.tables import Instance, Proxy
 from rollgate.targets.base import InstanceInfo
 from rollgate.targets.local import processes
-from rollgate.targets.local.proxy_client import Backend, ProxyClient, start_proxy
+from rollgate.targets.local.proxy_client import Backend, ProxyClient, start_proxy, stop_proxy
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class LocalTarget:
 
     def _client(self) -> ProxyClient:
         row = self._proxy_row()
-        if row is None or not processes.alive(row.pid, processes.start_time(row.pid)):
+        if row is None or not processes.alive(row.pid):
             raise TargetError(
                 f"no proxy runs for {self.service} in {self.environment}; "
                 f"deploy a version first (`rollgate deploy {self.service} --env "
@@ -74,7 +74,7 @@ class LocalTarget:
         row = self._proxy_row()
         if row is None or row.host != socket.gethostname():
             return False
-        if processes.start_time(row.pid) == 0:
+        if not processes.alive(row.pid):
             return False
         try:
             ProxyClient(row.admin_url).health()
@@ -103,7 +103,7 @@ class LocalTarget:
         """Stop the proxy; the public port stops answering."""
         row = self._proxy_row()
         if row is not None:
-            processes.terminate(row.pid, processes.start_time(row.pid), 10.0)
+            stop_proxy(row.pid, timeout=10.0)
             with self.db.session() as s:
                 inventory.forget_proxy(session=s, service=self.service,
                                        environment=self.environment)
