@@ -26,3 +26,13 @@ def redact(text: str, secrets: list[str]) -> str:
 def excerpt(text: str, limit: int = 4000) -> str:
     """The tail of a long output, marked as cut."""
     return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def literal_secrets(env_by_owner: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Secret-looking variables written as literal values (owner path -> env mapping)."""
+    found = []
+    for owner, env in env_by_owner.items():
+        for key, value in env.items():
+            if SECRET_NAME.search(key) and value and "${" not in value:
+                found.append(f"{owner}.{key}")
+    return found

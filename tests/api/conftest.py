@@ -16,7 +16,7 @@ from rollgate.testing import Sandbox, free_port
 from rollgate.testing.sandbox import demo_service
 
 TERMINAL = {"succeeded", "failed", "rolled_back", "cancelled"}
-FAULTS = {"v2": {"start_delay": 3}, "v3": {"health": "fail"}}
+FAULTS: dict[str, dict[str, Any]] = {"v2": {"start_delay": 3}, "v3": {"health": "fail"}}
 
 
 class ApiServer:
@@ -92,7 +92,7 @@ class ApiServer:
     def events(self, run_id: str, timeout: float = 60) -> list[tuple[str, dict[str, Any]]]:
         """Follow a run's SSE stream to its end: (event, data) pairs in arrival order."""
         found: list[tuple[str, dict[str, Any]]] = []
-        kind, data = "message", ""
+        kind, data = "message", list[str]()
         with self.http.stream("GET", f"/api/runs/{run_id}/events",
                               timeout=httpx.Timeout(timeout)) as resp:
             assert resp.status_code == 200, resp.read()
@@ -103,10 +103,10 @@ class ApiServer:
                 if line.startswith("event:"):
                     kind = line.partition(":")[2].strip()
                 elif line.startswith("data:"):
-                    data += line.partition(":")[2].strip()
+                    data.append(line.partition(":")[2].removeprefix(" "))
                 elif not line and data:
-                    found.append((kind, json.loads(data)))
-                    kind, data = "message", ""
+                    found.append((kind, json.loads("\n".join(data))))
+                    kind, data = "message", []
         return found
 
     def finish_active_runs(self) -> None:
@@ -146,4 +146,3 @@ def api(sandbox: Sandbox) -> Iterator[ApiServer]:
                 server.stop()
             server.http.close()
             # The sandbox fixture then runs `rollgate down` and kills what is left.
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ruamel.yaml import YAML
 
@@ -44,18 +45,24 @@ def test_a_stopped_server_hands_its_paused_run_to_the_next_one(api: ApiServer) -
     api.deployed("v1")
     run_id = api.deploy("v1.1")["id"]
     api.box.wait_for_step(run_id, "pause 12s", "running")
-
-    started = time.monotonic()
-    assert api.stop() == 0
-    # The first server did not wait out the pause, and said what it left behind.
-    assert time.monotonic() - started < 8
-    assert f"stopped driving {run_id}" in api.log()
+    with ThreadPoolExecutor(1) as pool:
+        stream = pool.submit(api.events, run_id)
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert api.stop() == 0
+        # The first server did not wait out the pause, and said what it left behind.
+        assert time.monotonic() - started < 8
+        assert f"stopped driving {run_id}" in api.log()
+        # Its open event stream ended cleanly, before the run did.
+        events = stream.result(timeout=5)
+    assert events[-1][0] == "step" and events[-1][1]["name"] == "pause 12s", events
+    assert "ASGI callable returned without completing response" not in api.log()
 
     api.start()
     api.box.wait_for_step(run_id, "promote v1.1 to 100%", "succeeded", timeout=30)
     run = api.wait(run_id, timeout=10)
     assert run["status"] == "succeeded", run
-    assert api.log().count(f"resuming run {run_id}") == 1, api.log()
+    assert api.log().count(f"resumed run {run_id}") == 1, api.log()
     assert [s["attempts"] for s in run["steps"]] == [1] * len(run["steps"]), run["steps"]
     assert run["executor_id"] == api.http.get("/api/health").json()["executor"]
 

@@ -22,9 +22,9 @@ from rollgate.api.common import (
     errors,
     page,
 )
-from rollgate.cli.render import run_dict, step_dict
 from rollgate.engine.runtime import Runtime
 from rollgate.runs import service
+from rollgate.runs.views import run_dict, step_dict
 from rollgate.store import runs as run_store
 from rollgate.store.tables import Run, Step
 

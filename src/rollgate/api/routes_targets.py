@@ -101,9 +101,9 @@ def releases(
 ) -> dict[str, Any]:
     """List releases, newest first."""
     with rt.db.session() as s:
-        rows = inventory.releases(session=s, service=service_name)
-    return page([release_dict(r) for r in rows[offset:offset + limit + 1]],
-                limit=limit, offset=offset)
+        rows = inventory.releases(session=s, service=service_name, limit=limit + 1,
+                                  offset=offset)
+    return page([release_dict(r) for r in rows], limit=limit, offset=offset)
 
 
 @router.get("/health", response_model=HealthOut, tags=["server"], summary="Server health",

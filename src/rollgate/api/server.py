@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
-import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -14,9 +12,8 @@ import uvicorn
 
 from rollgate.api.app import create_app
 from rollgate.api.worker import Worker
-from rollgate.engine.runtime import Runtime
+from rollgate.engine.runtime import Runtime, exit_abandoning
 from rollgate.errors import UsageError
-from rollgate.store import runs as run_store
 
 if TYPE_CHECKING:
     from rollgate.cli.common import AppState
@@ -81,30 +78,6 @@ def serve(app_state: AppState, *, host: str, port: int) -> None:
         if worker is not None:
             worker.stop()
         sock.close()
-        driven = _driven_runs(rt) if rt is not None else []
-        app_state.close()
+        driven = app_state.close()
     if driven:
-        _abandon(driven)
-
-
-def _driven_runs(rt: Runtime) -> list[str]:
-    """Unfinished runs this process drives."""
-    with rt.db.session() as s:
-        return [r.id for r in run_store.list_runs(session=s, limit=500)
-                if r.status not in run_store.TERMINAL and r.executor_id == rt.executor_id]
-
-
-def _abandon(runs: list[str]) -> None:
-    """Exit now, leaving ``runs`` to the next executor.
-
-    The engine is closed and this executor unregistered, but each run's thread would go on
-    to the end of its current step, or of a durable pause of hours, and the interpreter
-    waits for it at exit. Exiting is the crash rollgate is built for: steps are idempotent,
-    and ``rollgate serve`` or ``rollgate resume`` continue each run from its last step.
-    """
-    log.warning("stopped driving %s; `rollgate serve` or `rollgate resume RUN` continues "
-                "them", ", ".join(runs))
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+        exit_abandoning(driven, 0)

@@ -47,12 +47,7 @@ class Worker:
         """One pass; each part's failure is logged and does not stop the others or the loop."""
         # Broad catches are deliberate: this thread must outlive any one bad pass.
         try:
-            taken = service.recover_orphans(self.rt)
-            # A run in a long pause reaches no step that would record its new owner:
-            # record it now, or every pass would see the run as orphaned again.
-            with self.rt.db.session() as s:
-                for run_id in taken:
-                    run_store.claim(session=s, run_id=run_id, executor_id=self.rt.executor_id)
+            service.recover_orphans(self.rt)
         except Exception:
             log.exception("recovering orphaned runs failed; retrying in %.0fs", self.interval)
         try:

@@ -37,11 +37,13 @@ class AppState:
             self._runtime = Runtime(self.settings(), kind=kind)
         return self._runtime
 
-    def close(self) -> None:
-        """Stop the engine if this invocation started it."""
+    def close(self) -> list[str]:
+        """Stop the engine if this invocation started it; return runs left unfinished."""
+        driven: list[str] = []
         if self._runtime is not None:
-            self._runtime.close()
+            driven = self._runtime.close()
             self._runtime = None
+        return driven
 
 
 app_state = AppState()

@@ -17,6 +17,7 @@ import typer
 from rollgate.cli import runs_cmds, spec_cmds, target_cmds
 from rollgate.cli.common import app_state
 from rollgate.cli.render import err_console
+from rollgate.engine.runtime import exit_abandoning
 from rollgate.errors import RollgateError
 
 app = typer.Typer(
@@ -52,15 +53,17 @@ def main() -> None:
         if app_state.json_errors:
             sys.stdout.write(json.dumps({"error": exc.code, "message": exc.message}) + "\n")
         err_console.print(f"error: {exc.message}", style="red", markup=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+        code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
         err_console.print("aborted", style="red")
-        sys.exit(1)
+        code = 1
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        code = 2
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     finally:
-        app_state.close()
+        driven = app_state.close()
+    if driven:
+        exit_abandoning(driven, code or 1)
     sys.exit(code)

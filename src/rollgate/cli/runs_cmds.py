@@ -14,13 +14,13 @@ from rollgate.cli.render import (
     err_console,
     follow,
     print_json,
-    run_dict,
     steps_table,
     summary_line,
     ts,
 )
 from rollgate.errors import UsageError
 from rollgate.runs import service
+from rollgate.runs.views import run_dict
 from rollgate.store import runs as run_store
 
 Env = Annotated[str, typer.Option("--env", "-e", help="environment")]

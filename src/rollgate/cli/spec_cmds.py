@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from rollgate.cli.common import app_state
-from rollgate.cli.render import console, print_json
+from rollgate.cli.render import console, err_console, print_json
 from rollgate.errors import RefusedError
+from rollgate.redact import literal_secrets
 from rollgate.spec.schema import json_schema
 from rollgate.spec.starter import starter_spec
 
@@ -38,10 +39,17 @@ def register(app: typer.Typer) -> None:
         app_state.json_errors = as_json
         project = app_state.project()
         spec = project.spec
+        literal = literal_secrets({f"services.{n}.env": s.env for n, s in spec.services.items()})
         if as_json:
-            print_json({"valid": True, "project": spec.project,
+            print_json({"valid": True, "project": spec.project, "warnings": [
+                f"{path} looks like a secret written in the spec" for path in literal],
                         "services": list(spec.services), "environments": list(spec.environments)})
             return
+        for path in literal:
+            name = path.rsplit(".", 1)[1]
+            err_console.print(f"warning: {path} looks like a secret written in the spec; write "
+                              f"${{{name}}} and set {name} in rollgate's environment instead",
+                              style="yellow", soft_wrap=True)
         console.print(f"{app_state.settings().spec}: valid — project {spec.project}, "
                       f"{len(spec.services)} service(s), {len(spec.environments)} "
                       f"environment(s), {len(spec.checks)} check(s)")

@@ -147,7 +147,7 @@ def route(ctx: ActionContext, weights: dict[str, int]) -> dict[str, Any]:
 def checks(ctx: ActionContext, names: list[str]) -> dict[str, Any]:
     """Run the post-deploy checks against the public URL."""
     failed = []
-    env = dict(ctx.target.svc.env)
+    env = ctx.target.service_env()
     for name in names:
         result = run_check(name, ctx.spec.checks[name], ctx.target.public_url, env)
         ctx.say(f"{'PASS' if result.ok else 'FAIL'} {name}: {result.detail} "

@@ -81,10 +81,29 @@ class Runtime:
             except Exception:  # a missed beat is retried; the next one may go through
                 log.warning("heartbeat failed", exc_info=True)
 
-    def close(self) -> None:
-        """Stop the engine and forget this executor."""
+    def driven_runs(self) -> list[str]:
+        """Runs whose workflow this process is executing right now."""
+        if not self._engine_started:
+            return []
+        from dbos import DBOS
+
+        try:
+            pending = DBOS.list_workflows(status="PENDING", executor_id=self.executor_id,
+                                          load_input=False, load_output=False)
+        except Exception:  # on the way out: a failure here must not skip closing the runtime
+            log.warning("cannot list the runs this process drives", exc_info=True)
+            return []
+        return [str(w.workflow_id) for w in pending]
+
+    def close(self) -> list[str]:
+        """Stop the engine and forget this executor; return the runs left unfinished.
+
+        Threads of those runs would go on to the end of their step (or of a durable pause
+        of hours) and hold the interpreter's exit: callers use ``exit_abandoning``.
+        """
         global _current
         self._stop.set()
+        driven = self.driven_runs()
         if self._engine_started:
             from dbos import DBOS
 
@@ -94,3 +113,22 @@ class Runtime:
             self._engine_started = False
             _current = None
         self.db.dispose()
+        return driven
+
+
+def exit_abandoning(runs: list[str], code: int) -> None:
+    """Exit now, leaving unfinished ``runs`` to the next executor.
+
+    Exiting is the crash rollgate is built for: steps are idempotent, and ``rollgate serve``
+    or ``rollgate resume RUN`` continue each run from its interrupted step.
+    """
+    import sys
+
+    log.warning("stopped driving %s; `rollgate resume RUN` or `rollgate serve` continues it",
+                ", ".join(runs))
+    sys.stderr.write(f"left {', '.join(runs)} unfinished; continue with "
+                     f"`rollgate resume {runs[0]}` (or let `rollgate serve` take over)\n")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

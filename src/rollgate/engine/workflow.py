@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from dataclasses import asdict
 from typing import Any
 
@@ -60,14 +59,21 @@ def _context(run_id: str, cleanup: bool = False) -> ActionContext:
                          target=target_for(rt.db, run, spec, rt.state_dir), cleanup=cleanup)
 
 
-def _finish_step(run_id: str, seq: int, ctx: ActionContext, error: str | None = None) -> None:
-    secrets = secret_values(ctx.target.svc.env)
+def _finish_step(run_id: str, seq: int, ctx: ActionContext, error: str | None = None
+                 ) -> str | None:
+    """Record the end of a step with secrets masked; return the masked error."""
+    try:
+        secrets = secret_values(ctx.target.service_env())
+    except RollgateError:  # an unset ${NAME}: mask the literal values only
+        secrets = secret_values({k: v for k, v in ctx.target.svc.env.items() if "${" not in v})
     output = redact(excerpt("\n".join(ctx.lines)), secrets) if ctx.lines else None
+    masked = redact(error, secrets) if error else None
     with ctx.db.session() as s:
         run_store.step_finished(
             session=s, run_id=run_id, seq=seq, state="failed" if error else "succeeded",
-            output=output, error=redact(error, secrets) if error else None,
+            output=output, error=masked,
         )
+    return masked
 
 
 @DBOS.step(name="rollgate.step")
@@ -96,14 +102,13 @@ def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, An
     except RollgateError as exc:
         if exc.details:
             ctx.say(exc.details)
-        _finish_step(run_id, seq, ctx, error=exc.message)
-        cancelled = ctx.cancel_requested()
-        return {"ok": False, "error": exc.message, "cancelled": cancelled}
+        masked = _finish_step(run_id, seq, ctx, error=exc.message)
+        # The engine journals this value too: only the masked error leaves the step.
+        return {"ok": False, "error": masked, "cancelled": ctx.cancel_requested()}
     except Exception as exc:  # a bug or an unexpected failure must still end the run cleanly
         log.exception("step %s of %s crashed", name, run_id)
-        _finish_step(run_id, seq, ctx, error=f"internal error: {exc!r}")
-        return {"ok": False, "error": f"internal error: {exc!r}",
-                "trace": traceback.format_exc(limit=5)}
+        masked = _finish_step(run_id, seq, ctx, error=f"internal error: {exc!r}")
+        return {"ok": False, "error": masked}
     _finish_step(run_id, seq, ctx)
     return {"ok": True, **data}
 

@@ -157,6 +157,11 @@ def take_over(rt: Runtime, run: Run) -> bool:
     from rollgate.engine.workflow import run_workflow
 
     rt.start_engine()
+    with rt.db.session() as s:
+        # Two servers may see the same orphan: only the one that claims it recovers it.
+        if not run_store.claim_if(session=s, run_id=run.id, expected=run.executor_id,
+                                  executor_id=rt.executor_id):
+            return False
     status = DBOS.get_workflow_status(run.id)
     if status is None:
         with SetWorkflowID(run.id):
@@ -212,8 +217,8 @@ def recover_orphans(rt: Runtime) -> list[str]:
         age = time.time() - run.created_at.timestamp()
         if run.executor_id is None and age < rt.settings.heartbeat_timeout:
             continue  # just created; its CLI is about to start it
-        log.info("resuming run %s (executor %s stopped)", run.id, run.executor_id)
         if take_over(rt, run):
+            log.info("resumed run %s (executor %s stopped)", run.id, run.executor_id)
             taken.append(run.id)
     return taken
 

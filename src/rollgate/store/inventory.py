@@ -109,12 +109,13 @@ def ensure_release(*, session: Session, service: str, version: str) -> None:
         session.add(Release(service=service, version=version, created_at=now()))
 
 
-def releases(*, session: Session, service: str | None = None) -> list[Release]:
+def releases(*, session: Session, service: str | None = None, limit: int | None = None,
+             offset: int = 0) -> list[Release]:
     """Known releases, newest first."""
-    q = select(Release).order_by(Release.created_at.desc())
+    q = select(Release).order_by(Release.created_at.desc(), Release.id.desc())
     if service:
         q = q.where(Release.service == service)
-    return list(session.scalars(q))
+    return list(session.scalars(q.limit(limit).offset(offset)))
 
 
 def live_history(*, session: Session, service: str, environment: str) -> list[str]:

@@ -152,6 +152,15 @@ def claim(*, session: Session, run_id: str, executor_id: str) -> None:
     session.execute(update(Run).where(Run.id == run_id).values(executor_id=executor_id))
 
 
+def claim_if(*, session: Session, run_id: str, expected: str | None, executor_id: str) -> bool:
+    """Take a run over only if its owner is still ``expected`` (compare-and-set)."""
+    owner = Run.executor_id.is_(None) if expected is None else Run.executor_id == expected
+    result = session.execute(
+        update(Run).where(Run.id == run_id, owner).values(executor_id=executor_id)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
 def step_started(*, session: Session, run_id: str, seq: int, name: str) -> Step:
     """Mark a step running; a second start of the same step counts a new attempt."""
     step = session.scalar(select(Step).where(Step.run_id == run_id, Step.seq == seq))

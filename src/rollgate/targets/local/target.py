@@ -26,6 +26,9 @@ from rollgate.targets.local.proxy_client import Backend, ProxyClient, start_prox
 log = logging.getLogger(__name__)
 
 
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
@@ -129,6 +132,23 @@ class LocalTarget:
                                        environment=self.environment, version=version)
             return [self._info(r) for r in rows]
 
+    def service_env(self) -> dict[str, str]:
+        """The service's extra environment, ``${NAME}`` references filled from rollgate's own.
+
+        Secrets belong in the environment, not in the spec: the spec (and the snapshot each
+        run keeps of it) then holds only the reference.
+        """
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise TargetError(
+                    f"services.{self.service}.env refers to ${{{name}}}, which is not set in "
+                    f"rollgate's environment; export {name} and try again"
+                )
+            return os.environ[name]
+
+        return {key: _REF.sub(fill, value) for key, value in self.svc.env.items()}
+
     def command_for(self, version: str, port: int) -> list[str]:
         """The argv of one instance, from the spec's command template."""
         text = self.svc.command.replace("{python}", shlex.quote(sys.executable))
@@ -145,7 +165,7 @@ class LocalTarget:
         port = processes.free_port()
         env = {
             **os.environ,
-            **self.svc.env,
+            **self.service_env(),
             "ROLLGATE_SERVICE": self.service,
             "ROLLGATE_ENVIRONMENT": self.environment,
             "ROLLGATE_VERSION": version,
