@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -14,9 +14,8 @@ from rollgate.api.app import create_app
 from rollgate.api.worker import Worker
 from rollgate.engine.runtime import Runtime, exit_abandoning
 from rollgate.errors import UsageError
-
-if TYPE_CHECKING:
-    from rollgate.cli.common import AppState
+from rollgate.runs.service import Project
+from rollgate.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +44,12 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app_state: AppState, *, host: str, port: int) -> None:
+def serve(settings: Settings, project_loader: Callable[[], Project], *, host: str,
+          port: int) -> None:
     """Serve until SIGINT or SIGTERM; then stop the worker and close the runtime."""
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("rollgate").setLevel(logging.INFO)
-    project_loader = app_state.project
     project_loader()  # a broken spec stops here, with its line-numbered error
     sock = bind(host, port)
     # uvicorn re-raises the signal it caught once it has shut down; these handlers turn
@@ -59,7 +58,7 @@ def serve(app_state: AppState, *, host: str, port: int) -> None:
     rt: Runtime | None = None
     worker: Worker | None = None
     try:
-        rt = app_state.runtime("serve")
+        rt = Runtime(settings, kind="serve")
         rt.start_engine()
         worker = Worker(rt, project_loader)
         worker.start()
@@ -78,6 +77,6 @@ def serve(app_state: AppState, *, host: str, port: int) -> None:
         if worker is not None:
             worker.stop()
         sock.close()
-        driven = app_state.close()
+        driven = rt.close() if rt is not None else []
     if driven:
         exit_abandoning(driven, 0)

@@ -70,4 +70,4 @@ def register(app: typer.Typer) -> None:
         """Run the API, the run stream and the background worker."""
         from rollgate.api.server import serve as run_server
 
-        run_server(app_state, host=host, port=port)
+        run_server(app_state.settings(), app_state.project, host=host, port=port)

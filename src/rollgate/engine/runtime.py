@@ -9,6 +9,7 @@ import socket
 import threading
 from pathlib import Path
 
+from rollgate.engine.context import set_current
 from rollgate.settings import Settings
 from rollgate.store import executors
 from rollgate.store.db import Database
@@ -18,16 +19,6 @@ log = logging.getLogger(__name__)
 # Pinned, not derived from the source: an edit must not strand runs in flight.
 # Bump only when a workflow's sequence of steps changes incompatibly.
 ENGINE_VERSION = "rollgate-engine-1"
-
-_current: Runtime | None = None
-
-
-def current() -> Runtime:
-    """The runtime of this process (set by ``Runtime.start_engine``)."""
-    if _current is None:
-        raise RuntimeError("the rollgate engine is not started in this process")
-    return _current
-
 
 class Runtime:
     """Everything a process needs to read the store and, when started, drive runs."""
@@ -48,7 +39,6 @@ class Runtime:
 
     def start_engine(self) -> None:
         """Launch DBOS with a pinned version and a unique executor id; start heartbeats."""
-        global _current
         if self._engine_started:
             return
         from dbos import DBOS
@@ -64,7 +54,7 @@ class Runtime:
                 "log_level": "WARNING",
             }
         )
-        _current = self
+        set_current(self)
         with self.db.session() as s:
             executors.register(session=s, executor_id=self.executor_id, kind=self.kind)
         DBOS.launch()
@@ -101,7 +91,6 @@ class Runtime:
         Threads of those runs would go on to the end of their step (or of a durable pause
         of hours) and hold the interpreter's exit: callers use ``exit_abandoning``.
         """
-        global _current
         self._stop.set()
         driven = self.driven_runs()
         if self._engine_started:
@@ -111,7 +100,7 @@ class Runtime:
             with self.db.session() as s:
                 executors.unregister(session=s, executor_id=self.executor_id)
             self._engine_started = False
-            _current = None
+            set_current(None)
         self.db.dispose()
         return driven
 

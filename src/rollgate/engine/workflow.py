@@ -9,13 +9,13 @@ from typing import Any
 from dbos import DBOS
 
 from rollgate.engine.actions import ACTIONS, ActionContext, target_for
-from rollgate.engine.pipeline import Pipeline, Plan, StepFailed
-from rollgate.engine.runtime import current
+from rollgate.engine.context import current
 from rollgate.errors import RollgateError
 from rollgate.redact import excerpt, redact, secret_values
 from rollgate.spec.models import Spec
 from rollgate.store import runs as run_store
 from rollgate.strategies import STRATEGIES
+from rollgate.strategies.base import Pipeline, Plan, StepFailed
 
 log = logging.getLogger(__name__)
 

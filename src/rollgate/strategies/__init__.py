@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rollgate.engine.pipeline import Pipeline
 from rollgate.strategies import bluegreen, canary, recreate, rolling
+from rollgate.strategies.base import Pipeline
 
 Deploy = Callable[[Pipeline], None]
 

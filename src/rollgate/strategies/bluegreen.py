@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rollgate.engine.pipeline import Pipeline
+from rollgate.strategies.base import Pipeline
 
 
 def deploy(p: Pipeline) -> None:

@@ -1,4 +1,4 @@
-"""The deterministic side of a run: strategies call these helpers, each one journaled step."""
+"""The strategy contract: a plan, and a pipeline of journaled steps strategies call."""
 
 from __future__ import annotations
 
