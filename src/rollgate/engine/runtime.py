@@ -7,12 +7,15 @@ import os
 import secrets
 import socket
 import threading
+import time
 from pathlib import Path
 
 from rollgate.engine.context import set_current
 from rollgate.settings import Settings
 from rollgate.store import executors
 from rollgate.store.db import Database
+from rollgate.store.runs import TERMINAL
+from rollgate.store.tables import Run
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,21 @@ class Runtime:
             return []
         return [str(w.workflow_id) for w in pending]
 
+    def _unfinished_runs(self) -> list[str]:
+        """Driven runs that have not ended; a run whose end is recorded gets a moment for its
+        workflow to return (its final status lands just after the run's)."""
+        deadline = time.monotonic() + 10.0
+        pending = self.driven_runs()
+        while pending and time.monotonic() < deadline:
+            with self.db.session() as s:
+                ended = [r for r in pending
+                         if (row := s.get(Run, r)) is None or row.status in TERMINAL]
+            if not ended:
+                break
+            time.sleep(0.05)
+            pending = self.driven_runs()
+        return pending
+
     def close(self) -> list[str]:
         """Stop the engine and forget this executor; return the runs left unfinished.
 
@@ -92,7 +110,7 @@ class Runtime:
         of hours) and hold the interpreter's exit: callers use ``exit_abandoning``.
         """
         self._stop.set()
-        driven = self.driven_runs()
+        driven = self._unfinished_runs()
         if self._engine_started:
             from dbos import DBOS
 
