@@ -108,6 +108,15 @@ def _pg_url() -> str | None:
         return None
 
 
+def _drop(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, write the JSON."""
     parser = argparse.ArgumentParser()
@@ -123,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(measure(None, Path(tmp) / "sqlite", args.steps, args.rounds))
         url = _pg_url()
         if url:
-            rows.append(measure(url, Path(tmp) / "pg", args.steps, args.rounds))
+            try:
+                rows.append(measure(url, Path(tmp) / "pg", args.steps, args.rounds))
+            finally:
+                _drop(url)
     table = Table(title="engine: journaled step vs direct call (median per step)")
     for col in ("store", "steps x rounds", "engine step ms", "journal only ms",
                 "DBOS adds ms", "direct call ms", "overhead ms/step"):
