@@ -128,7 +128,7 @@ def test_bad_canary_step(tmp_path: Path) -> None:
     found = problems(tmp_path, BASE.replace("kind: blue-green", canary))
     assert found == [
         "rollgate.yaml:12: environments.production.strategy.steps[1]: "
-        "must be a mapping with exactly one of weight or pause"
+        "must be a mapping with exactly one of weight, pause or analysis"
     ]
 
 

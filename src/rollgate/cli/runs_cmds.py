@@ -123,6 +123,16 @@ def register(app: typer.Typer) -> None:
             console.print(summary_line(run))
 
     @app.command()
+    def approve(
+        run_id: Annotated[str, typer.Argument(metavar="RUN")],
+        comment: Annotated[str | None, typer.Option(help="recorded with the approval")] = None,
+    ) -> None:
+        """Let a run waiting at a `pause: approval` step go on."""
+        rt = app_state.runtime()
+        run = service.approve(rt, run_id, service.default_actor(), comment)
+        console.print(f"approved {run.id} ({run.service} {run.version} → {run.environment})")
+
+    @app.command()
     def history(
         service_name: Annotated[str | None, typer.Option("--service", "-s")] = None,
         env: Annotated[str | None, typer.Option("--env", "-e")] = None,

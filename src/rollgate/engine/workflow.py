@@ -87,7 +87,9 @@ def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, An
     rt = current()
     ctx = _context(run_id, cleanup)
     if action == "release":
-        _finish_step(run_id, seq, ctx)
+        if kwargs.get("note"):
+            ctx.say(str(kwargs["note"]))
+        _finish_step(run_id, seq, ctx, error=kwargs.get("error"))
         return {"ok": True}
     with rt.db.session() as s:
         run_store.claim(session=s, run_id=run_id, executor_id=rt.executor_id)
@@ -139,6 +141,7 @@ def run_workflow(run_id: str) -> str:
         plan,
         runner=lambda seq, name, act, kw: run_step(run_id, seq, name, act, kw, pipe.cleanup),
         sleeper=DBOS.sleep,
+        receiver=lambda topic, timeout: DBOS.recv(topic, timeout_seconds=timeout),
     )
     try:
         STRATEGIES[str(plan.strategy["kind"])](pipe)
@@ -155,7 +158,12 @@ def _recover(pipe: Pipeline, failure: StepFailed) -> str:
     pipe.cleanup = True
     restore = pipe.touched and plan.live is not None and (plan.auto_rollback or failure.cancelled)
     try:
-        if restore:
+        if restore and not pipe.live_stopped:
+            # The live version still runs (canary, blue-green): all traffic back at once.
+            assert plan.live is not None
+            pipe.route(f"rollback: {plan.version} to 0%, {plan.live} to 100%",
+                       {plan.live: (plan.live_instances, 100)})
+        elif restore:
             assert plan.live is not None
             prior = pipe.start(plan.live, list(range(plan.replicas)),
                                f"rollback: start {plan.live}")

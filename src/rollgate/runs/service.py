@@ -205,6 +205,26 @@ def cancel(rt: Runtime, run_id: str, actor: str) -> Run:
     return run
 
 
+def approve(rt: Runtime, run_id: str, actor: str, comment: str | None) -> Run:
+    """Let a run waiting at an approval step go on."""
+    with rt.db.session() as s:
+        run = run_store.get_run(session=s, run_id=run_id)
+        waiting = [st for st in run_store.list_steps(session=s, run_id=run_id)
+                   if st.state == "running" and st.name.startswith("wait for approval")]
+    if run.status in run_store.TERMINAL or not waiting:
+        raise RefusedError(f"run {run_id} is not waiting for an approval "
+                           f"(status {run.status}); nothing to approve")
+    from dbos import DBOS
+
+    rt.start_engine()
+    DBOS.send(run_id, {"actor": actor, "comment": comment}, topic="approval")
+    with rt.db.session() as s:
+        audit.record(session=s, actor=actor, action="run.approved",
+                     target=f"{run.service}/{run.environment}",
+                     detail={"run": run_id, "comment": comment})
+    return run
+
+
 def recover_orphans(rt: Runtime) -> list[str]:
     """Take over every unfinished run whose executor stopped beating (used by serve)."""
     taken = []

@@ -73,6 +73,13 @@ class RollingStrategy(Model):
     pause: Duration = Field(0.0, description="wait between two replicas")
 
 
+class Watch(Model):
+    """Keep analysing the new version for a while after it took all the traffic."""
+
+    duration: Duration = Field(description="how long to watch after the switch (seed 004: 15m)")
+    analysis: Name = Field(description="the analysis (from `analyses`) run while watching")
+
+
 class BlueGreenStrategy(Model):
     """Start green beside blue, check it, switch traffic, keep blue warm."""
 
@@ -80,6 +87,9 @@ class BlueGreenStrategy(Model):
     verify: Duration = Field(0.0, description="keep checking green this long before the switch")
     keep_warm: Duration = Field(
         600.0, description="keep blue running this long after the switch for instant rollback"
+    )
+    watch: Watch | None = Field(
+        None, description="analysis after the switch; a failure switches back to blue"
     )
 
 
@@ -90,26 +100,44 @@ class CanaryWeight(Model):
 
 
 class CanaryPause(Model):
-    """Hold the current weight for a duration."""
+    """Hold the current weight for a duration, or until someone approves."""
 
-    pause: Duration = Field(description="how long to hold before the next step")
+    pause: Duration | Literal["approval"] = Field(
+        description="how long to hold before the next step, or `approval` to wait for "
+        "`rollgate approve RUN`"
+    )
+    timeout: Duration | None = Field(
+        None, description="with `approval`: give up (and roll back) after this long"
+    )
+
+
+class CanaryAnalysis(Model):
+    """Run an analysis at the current weight; a failing verdict rolls back."""
+
+    analysis: Name = Field(description="the analysis (from `analyses`) to run")
+    duration: Duration = Field(60.0, description="how long the analysis runs at this weight")
+
+
+_STEP_KEYS = {"weight": "CanaryWeight", "pause": "CanaryPause", "analysis": "CanaryAnalysis"}
 
 
 def _canary_step_tag(value: Any) -> str | None:
-    """Pick the step model from its one key, so errors name one model, not both."""
-    if isinstance(value, CanaryWeight | CanaryPause):
+    """Pick the step model from its key, so errors name one model, not all of them."""
+    if isinstance(value, CanaryWeight | CanaryPause | CanaryAnalysis):
         return type(value).__name__
-    if isinstance(value, dict) and len(value.keys() & {"weight", "pause"}) == 1:
-        return "CanaryWeight" if "weight" in value else "CanaryPause"
+    if isinstance(value, dict) and len(value.keys() & _STEP_KEYS.keys()) == 1:
+        return _STEP_KEYS[next(iter(value.keys() & _STEP_KEYS.keys()))]
     return None
 
 
 CanaryStep = Annotated[
-    Annotated[CanaryWeight, Tag("CanaryWeight")] | Annotated[CanaryPause, Tag("CanaryPause")],
+    Annotated[CanaryWeight, Tag("CanaryWeight")]
+    | Annotated[CanaryPause, Tag("CanaryPause")]
+    | Annotated[CanaryAnalysis, Tag("CanaryAnalysis")],
     Discriminator(
         _canary_step_tag,
         custom_error_type="canary_step",
-        custom_error_message="must be a mapping with exactly one of weight or pause",
+        custom_error_message="must be a mapping with exactly one of weight, pause or analysis",
     ),
 ]
 
@@ -118,7 +146,15 @@ class CanaryStrategy(Model):
     """Shift traffic in steps (10% -> 50% -> 100%), checking health at each."""
 
     kind: Literal["canary"] = Field(description="selects this strategy")
-    steps: list[CanaryStep] = Field(min_length=1, description="weight and pause steps, in order")
+    steps: list[CanaryStep] = Field(
+        min_length=1, description="weight, pause and analysis steps, in order"
+    )
+    analysis: Name | None = Field(
+        None, description="background analysis running through every pause of the rollout"
+    )
+    watch: Watch | None = Field(
+        None, description="analysis after promotion to 100%; a failure rolls back"
+    )
 
 
 Strategy = Annotated[

@@ -181,3 +181,29 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]]
+
+
+class AnalysisCheck(Base):
+    """One evaluation of an analysis check: observed, threshold or baseline, n, verdict."""
+
+    __tablename__ = "analysis_checks"
+    __table_args__ = (Index("ix_analysis_checks_run", "run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    analysis: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    observed: Mapped[float | None]
+    threshold: Mapped[float | None]
+    baseline: Mapped[float | None]
+    samples: Mapped[int | None] = mapped_column(Integer)
+    baseline_samples: Mapped[int | None] = mapped_column(Integer)
+    statistic: Mapped[str | None] = mapped_column(String(64))
+    statistic_value: Mapped[float | None]
+    p_value: Mapped[float | None]
+    summary: Mapped[str] = mapped_column(Text)

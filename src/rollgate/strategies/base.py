@@ -10,6 +10,8 @@ from rollgate.spec.durations import format_duration
 
 StepRunner = Callable[[int, str, str, dict[str, Any]], dict[str, Any]]
 Sleeper = Callable[[float], None]
+# Waits for a message on a topic for up to N seconds (None: timed out).
+Receiver = Callable[[str, float], Any]
 
 
 class StepFailed(Exception):
@@ -42,13 +44,16 @@ class Plan:
 class Pipeline:
     """Runs steps in order through the engine and remembers what the run has touched."""
 
-    def __init__(self, plan: Plan, runner: StepRunner, sleeper: Sleeper) -> None:
+    def __init__(self, plan: Plan, runner: StepRunner, sleeper: Sleeper,
+                 receiver: Receiver | None = None) -> None:
         self.plan = plan
         self._runner = runner
         self._sleep = sleeper
+        self._recv = receiver
         self.seq = 1  # step 1 is the plan itself
         self.cleanup = False  # set while discarding or rolling back: cancels don't stop it
         self.touched = False  # traffic moved or the live version was stopped
+        self.live_stopped = False  # the live version's instances were stopped
         self.started: list[str] = []  # instances of the new version this run started
 
     def step(self, name: str, action: str, **kwargs: Any) -> dict[str, Any]:
@@ -95,6 +100,7 @@ class Pipeline:
             return
         if set(instances) & set(self.plan.live_instances):
             self.touched = True
+            self.live_stopped = True
         self.step(name, "stop", instances=instances)
 
     def checks(self) -> None:
@@ -111,3 +117,35 @@ class Pipeline:
         self.step(f"pause {format_duration(seconds)}", "hold", seconds=seconds)
         self._sleep(seconds)
         self._runner(self.seq, "", "release", {})
+
+    def approval(self, timeout: float | None) -> dict[str, Any]:
+        """Wait, durably, for `rollgate approve RUN`; fail when the timeout passes first."""
+        limit = f" (up to {format_duration(timeout)})" if timeout else ""
+        name = f"wait for approval{limit}"
+        self.step(name, "hold", seconds=timeout or 0)
+        if self._recv is None:
+            raise RuntimeError("this pipeline cannot receive approvals")
+        message = self._recv("approval", timeout or 7 * 86400.0)
+        if message is None:
+            error = f"no approval within {format_duration(timeout or 7 * 86400.0)}"
+            self._runner(self.seq, "", "release", {"error": error})
+            raise StepFailed(name, error)
+        self._runner(self.seq, "", "release", {"note": f"approved by {message.get('actor')}"
+                                               + (f": {message['comment']}"
+                                                  if message.get("comment") else "")})
+        return dict(message)
+
+    def analyze(self, analysis: str, seconds: float, label: str | None = None) -> None:
+        """Run an analysis of the new version against the live one for a while."""
+        self.step(label or f"analysis {analysis} for {format_duration(seconds)}", "analyze",
+                  analysis=analysis, seconds=seconds, canary=self.plan.version,
+                  baseline=self.plan.live)
+
+    def hold(self, seconds: float) -> None:
+        """Hold at the current weight, analysing in the background when configured."""
+        background = self.plan.strategy.get("analysis")
+        if background:
+            self.analyze(str(background), seconds,
+                         f"pause {format_duration(seconds)} (analysis {background})")
+        else:
+            self.pause(seconds)

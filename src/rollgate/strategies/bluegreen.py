@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rollgate.spec.durations import format_duration
 from rollgate.strategies.base import Pipeline
 
 
@@ -15,6 +16,10 @@ def deploy(p: Pipeline) -> None:
         p.verify(plan.version, green, verify)
     p.route(f"switch traffic to {plan.version}", {plan.version: (green, 100)})
     p.checks()
+    watch = plan.strategy.get("watch")
+    if watch and plan.live_instances:
+        p.analyze(str(watch["analysis"]), float(watch["duration"]),
+                  f"watch {plan.version} for {format_duration(float(watch['duration']))}")
     p.mark_live(plan.version)
     keep_warm = float(plan.strategy.get("keep_warm", 0) or 0)
     if plan.live and plan.live != plan.version:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rollgate.spec.durations import format_duration
 from rollgate.strategies.base import Pipeline
 
 
@@ -19,10 +20,18 @@ def deploy(p: Pipeline) -> None:
                     str(plan.live): (plan.live_instances, 100 - weight),
                 })
                 p.ready(plan.version, canary, f"health-check {plan.version} at {weight}%")
+            elif "analysis" in step:
+                p.analyze(str(step["analysis"]), float(step.get("duration") or 60.0))
+            elif step["pause"] == "approval":
+                p.approval(step.get("timeout"))
             else:
-                p.pause(float(step["pause"]))
+                p.hold(float(step["pause"]))
     p.route(f"promote {plan.version} to 100%", {plan.version: (canary, 100)})
     p.checks()
+    watch = plan.strategy.get("watch")
+    if watch and plan.live_instances:
+        p.analyze(str(watch["analysis"]), float(watch["duration"]),
+                  f"watch {plan.version} for {format_duration(float(watch['duration']))}")
     p.mark_live(plan.version)
     if plan.live and plan.live != plan.version:
         p.stop(f"stop {plan.live}", plan.live_instances)

@@ -1,0 +1,1 @@
+"""Metric sources: what the canary and the baseline did over a window."""
