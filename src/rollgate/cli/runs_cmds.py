@@ -123,6 +123,35 @@ def register(app: typer.Typer) -> None:
             console.print(summary_line(run))
 
     @app.command()
+    def plan(
+        service_name: Annotated[str, typer.Argument(metavar="SERVICE")],
+        env: Env,
+        version: Annotated[str, typer.Option("--version", "-v", help="version to deploy")
+                           ] = "NEW",
+        as_json: Json = False,
+    ) -> None:
+        """Show the steps a deploy would take (nothing is started or routed)."""
+        from rollgate.runs.planning import plan_for
+
+        project = app_state.project()
+        rt = app_state.runtime()
+        the_plan, steps = plan_for(rt, project, service=service_name, environment=env,
+                                   version=version)
+        if as_json:
+            print_json({"live": the_plan.live, "version": version,
+                        "strategy": the_plan.strategy["kind"],
+                        "steps": [{"name": s.name, "action": s.action} for s in steps]})
+            return
+        console.print(f"[bold]plan[/]: {service_name} {the_plan.live or '(nothing live)'} → "
+                      f"{version} in {env} ({the_plan.strategy['kind']}, "
+                      f"{the_plan.replicas} replica(s))")
+        for number, step in enumerate(steps, 1):
+            console.print(f"  {number:>2}. {step.name}")
+        console.print("on failure: before traffic moves, the new version is stopped; after, "
+                      + ("traffic goes back to the live version (auto_rollback)"
+                         if the_plan.auto_rollback else "things stay as they are"))
+
+    @app.command()
     def approve(
         run_id: Annotated[str, typer.Argument(metavar="RUN")],
         comment: Annotated[str | None, typer.Option(help="recorded with the approval")] = None,

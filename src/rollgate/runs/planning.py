@@ -1,0 +1,55 @@
+"""`rollgate plan`: the steps a deploy would take, found by running the strategy dry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollgate.engine.runtime import Runtime
+from rollgate.runs.service import Project
+from rollgate.store import inventory
+from rollgate.strategies import STRATEGIES
+from rollgate.strategies.base import Pipeline, Plan
+
+
+@dataclass
+class PlannedStep:
+    """One step the strategy would run, with what it would do."""
+
+    name: str
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_for(rt: Runtime, project: Project, *, service: str, environment: str,
+             version: str) -> tuple[Plan, list[PlannedStep]]:
+    """The plan and the steps of a deploy, without starting or routing anything."""
+    project.check_target(service, environment)
+    spec = project.spec
+    env, svc = spec.environments[environment], spec.services[service]
+    target = project.target(rt, service, environment)
+    with rt.db.session() as s:
+        live = inventory.deployment(session=s, service=service, environment=environment)
+    live_version = live.version if live else None
+    live_ids = [i.id for i in target.instances(live_version) if i.alive] if live_version else []
+    plan = Plan(
+        run_id="(plan)", kind="deploy", service=service, environment=environment,
+        version=version, replicas=svc.replicas, live=live_version, live_instances=live_ids,
+        checks=list(dict.fromkeys([*svc.checks, *env.checks])),
+        strategy=env.strategy.model_dump(), auto_rollback=env.policies.auto_rollback,
+    )
+    steps: list[PlannedStep] = [PlannedStep("plan", "prepare")]
+
+    def record(seq: int, name: str, action: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if action == "release":
+            return {"ok": True}
+        steps.append(PlannedStep(name, action, dict(kwargs)))
+        if action == "start":
+            return {"ok": True, "instances": [f"{kwargs['version']}#{r}"
+                                              for r in kwargs["replicas"]]}
+        return {"ok": True}
+
+    pipe = Pipeline(plan, runner=record, sleeper=lambda _s: None,
+                    receiver=lambda _topic, _timeout: {"actor": "(plan)"})
+    STRATEGIES[env.strategy.kind](pipe)
+    return plan, steps
