@@ -25,6 +25,7 @@ from rollgate.api.common import (
 from rollgate.engine.runtime import Runtime
 from rollgate.runs import service
 from rollgate.runs.views import run_dict, step_dict
+from rollgate.store import checks as check_store
 from rollgate.store import runs as run_store
 from rollgate.store.tables import Run, Step
 
@@ -74,10 +75,34 @@ class RunOut(BaseModel):
     finished_at: datetime | None
 
 
+class CheckOut(BaseModel):
+    """One evaluation of an analysis check: what was observed against what, and the verdict."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int = Field(description="the step that ran the analysis")
+    at: datetime
+    analysis: str
+    name: str
+    kind: str = Field(description="threshold, judge or health")
+    metric: str
+    verdict: str = Field(description="pass, fail or inconclusive")
+    observed: float | None
+    threshold: float | None
+    baseline: float | None = Field(description="the stable version's value, for a judge")
+    samples: int | None = Field(description="requests of the canary in the window")
+    baseline_samples: int | None
+    statistic: str | None
+    statistic_value: float | None
+    p_value: float | None
+    summary: str = Field(description="one readable line, quoted by a rollback's reason")
+
+
 class RunDetail(RunOut):
-    """A run with its steps."""
+    """A run with its steps and its analysis checks."""
 
     steps: list[StepOut]
+    checks: list[CheckOut] = Field(default_factory=list)
 
 
 class DeployIn(BaseModel):
@@ -112,7 +137,9 @@ def _load(rt: Runtime, run_id: str) -> tuple[Run, list[Step]]:
 
 def _run_out(rt: Runtime, run_id: str) -> dict[str, Any]:
     run, steps = _load(rt, run_id)
-    return run_dict(run, steps)
+    with rt.db.session() as s:
+        checks = check_store.for_run(session=s, run_id=run_id)
+    return run_dict(run, steps, checks)
 
 
 @router.get("/runs", response_model=Page[RunOut], summary="List runs", responses=errors(422),

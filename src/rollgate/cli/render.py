@@ -15,7 +15,7 @@ from rich.text import Text
 
 from rollgate.engine.runtime import Runtime
 from rollgate.store import runs as run_store
-from rollgate.store.tables import Run, Step
+from rollgate.store.tables import AnalysisCheck, Run, Step
 
 console = Console(highlight=False)
 if not console.is_terminal:
@@ -58,6 +58,35 @@ def steps_table(steps: list[Step]) -> Table:
         table.add_row(Text(ICONS.get(s.state, "?"), style=style), s.name, took,
                       str(s.attempts), Text(str(detail or ""), style="red" if s.error else ""))
     return table
+
+
+def checks_table(checks: list[AnalysisCheck]) -> Table:
+    """Analysis verdicts: the last evaluation of each check, and every failing one."""
+    last: dict[tuple[int, str, str], AnalysisCheck] = {}
+    shown: list[AnalysisCheck] = []
+    for c in checks:
+        last[(c.seq, c.analysis, c.name)] = c
+        if c.verdict == "fail":
+            shown.append(c)
+    shown += [c for c in last.values() if c not in shown]
+    table = Table(box=None, pad_edge=False, header_style="bold", title="analysis",
+                  title_justify="left")
+    for col in ("step", "check", "verdict", "observed", "threshold / baseline", "n", "evidence"):
+        table.add_column(col, overflow="fold")
+    for c in sorted(shown, key=lambda c: (c.seq, c.id)):
+        style = {"pass": "green", "fail": "red"}.get(c.verdict, "yellow")
+        against = _num(c.threshold) if c.threshold is not None else (
+            f"stable {_num(c.baseline)}" if c.baseline is not None else "-")
+        n = f"{c.samples}" + (f" vs {c.baseline_samples}" if c.baseline_samples else "")
+        evidence = (f"{c.statistic}={_num(c.statistic_value)}" if c.statistic else "") + (
+            f" p={c.p_value:.2g}" if c.p_value is not None else "")
+        table.add_row(str(c.seq), f"{c.analysis}/{c.name}", Text(c.verdict, style=style),
+                      _num(c.observed), against, n, evidence.strip() or c.summary)
+    return table
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def traffic_of(steps: list[Step]) -> str:

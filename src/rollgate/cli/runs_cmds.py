@@ -10,6 +10,7 @@ from rich.table import Table
 from rollgate.cli.common import app_state
 from rollgate.cli.render import (
     STATUS_STYLE,
+    checks_table,
     console,
     err_console,
     follow,
@@ -21,6 +22,7 @@ from rollgate.cli.render import (
 from rollgate.errors import UsageError
 from rollgate.runs import service
 from rollgate.runs.views import run_dict
+from rollgate.store import checks as check_store
 from rollgate.store import runs as run_store
 
 Env = Annotated[str, typer.Option("--env", "-e", help="environment")]
@@ -199,8 +201,9 @@ def register(app: typer.Typer) -> None:
         with rt.db.session() as s:
             run = run_store.get_run(session=s, run_id=run_id)
             steps = run_store.list_steps(session=s, run_id=run_id)
+            checks = check_store.for_run(session=s, run_id=run_id)
         if as_json:
-            print_json(run_dict(run, steps))
+            print_json(run_dict(run, steps, checks))
             return
         console.print(f"[bold]{run.id}[/] {run.kind} {run.service} "
                       f"{run.from_version or '-'} → {run.version} in {run.environment} "
@@ -208,5 +211,7 @@ def register(app: typer.Typer) -> None:
         if run.reason:
             console.print(f"reason: {run.reason}")
         console.print(steps_table(steps))
+        if checks:
+            console.print(checks_table(checks))
         console.print(summary_line(run) if run.status in run_store.TERMINAL
                       else f"status: {run.status}")

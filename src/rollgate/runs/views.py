@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollgate.store.tables import Run, Step
+from rollgate.store.checks import check_dict
+from rollgate.store.tables import AnalysisCheck, Run, Step
 
 
-def run_dict(run: Run, steps: list[Step] | None = None) -> dict[str, Any]:
+def run_dict(run: Run, steps: list[Step] | None = None,
+             checks: list[AnalysisCheck] | None = None) -> dict[str, Any]:
     """A run (and its steps) as plain data for --json and the API."""
     data: dict[str, Any] = {
         "id": run.id, "kind": run.kind, "service": run.service,
@@ -20,6 +22,8 @@ def run_dict(run: Run, steps: list[Step] | None = None) -> dict[str, Any]:
     }
     if steps is not None:
         data["steps"] = [step_dict(s) for s in steps]
+    if checks is not None:
+        data["checks"] = [check_dict(c) for c in checks]
     return data
 
 

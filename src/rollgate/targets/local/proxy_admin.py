@@ -5,6 +5,11 @@ GET /routes             {"backends": [{"version", "url", "weight"}, ...]}
 PUT /routes             same body; 400 with a reason if invalid
 GET /metrics            Prometheus text format
 GET /stats?window=S     per-version counts, error rate and percentiles
+GET /stats?window=S&histogram=1
+                        the same, and per version in the window: "errors" (5xx, failed
+                        upstream attempts included) and "histogram", the non-empty latency
+                        buckets as [upper_bound_ms, count] (non-cumulative; bound null for
+                        the open-ended last bucket)
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ class AdminTarget(Protocol):
         ...
 
     def stats(self, window: float) -> dict[str, Any]:
-        """Return the per-version summary over ``window`` seconds and since start."""
+        """Return the per-version summary over ``window`` seconds and since start.
+
+        Window rows carry ``errors`` and ``histogram`` (see ``ProxyStats.summary``).
+        """
         ...
 
     def metrics(self) -> bytes:
@@ -44,6 +52,8 @@ class AdminTarget(Protocol):
 
 
 _TARGET = web.AppKey[AdminTarget]("target")
+_FLAGS = {"1": True, "true": True, "0": False, "false": False}
+_HISTOGRAM_FIELDS = ("errors", "histogram")
 
 
 def _bad_request(reason: str) -> web.Response:
@@ -79,7 +89,16 @@ async def _stats(request: web.Request) -> web.Response:
         return _bad_request(f"window must be a number of seconds, got {raw!r}")
     if not math.isfinite(window) or window <= 0:
         return _bad_request(f"window must be > 0 seconds, got {raw!r}")
-    return web.json_response(request.app[_TARGET].stats(window))
+    flag = request.query.get("histogram", "0")
+    histogram = _FLAGS.get(flag.lower())
+    if histogram is None:
+        return _bad_request(f"histogram must be 1 or 0, got {flag!r}")
+    body = request.app[_TARGET].stats(window)
+    if not histogram:
+        for row in body["versions"].values():
+            for key in _HISTOGRAM_FIELDS:
+                row.pop(key, None)
+    return web.json_response(body)
 
 
 async def _metrics(request: web.Request) -> web.Response:

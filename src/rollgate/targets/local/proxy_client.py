@@ -51,9 +51,16 @@ class ProxyClient:
         """Replace the whole routing table at once."""
         self._request("PUT", "/routes", json={"backends": [b.to_json() for b in backends]})
 
-    def stats(self, window: float = 60) -> dict[str, Any]:
-        """Return per-version counts, error rate and percentiles over ``window`` seconds."""
-        body: dict[str, Any] = self._request("GET", "/stats", params={"window": window}).json()
+    def stats(self, window: float = 60, *, histogram: bool = False) -> dict[str, Any]:
+        """Return per-version counts, error rate and percentiles over ``window`` seconds.
+
+        With ``histogram`` each window row also has ``errors`` and ``histogram``
+        (``[upper_bound_ms | None, count]`` pairs, non-cumulative).
+        """
+        params: dict[str, float] = {"window": window}
+        if histogram:
+            params["histogram"] = 1
+        body: dict[str, Any] = self._request("GET", "/stats", params=params).json()
         return body
 
     def health(self) -> dict[str, Any]:

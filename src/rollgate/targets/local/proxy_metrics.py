@@ -2,6 +2,10 @@
 
 The collector reads the counters :mod:`proxy_stats` already keeps, at scrape time, so
 a request is counted once and costs nothing extra for Prometheus.
+
+A routed version is exported at zero before its first request: ``increase()`` cannot
+count what happened before the first sample it sees, so without that zero a canary's
+first requests (and first errors) would be invisible to Prometheus.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from rollgate.targets.local.proxy_routes import RouteTable
-from rollgate.targets.local.proxy_stats import CLASSES, PROM_BOUNDS, ProxyStats
+from rollgate.targets.local.proxy_stats import CLASSES, NO_TRAFFIC, PROM_BOUNDS, ProxyStats
 
 
 class ProxyCollector(Collector):
@@ -45,7 +49,10 @@ class ProxyCollector(Collector):
             "Time from receiving a request to the last byte of its response.",
             labels=["version"],
         )
-        for version, stats in sorted(self._stats.versions.items()):
+        table = self._routes()
+        routed = {backend.version for backend in table.backends}
+        for version in sorted(routed | set(self._stats.versions)):
+            stats = self._stats.versions.get(version) or NO_TRAFFIC
             for code, count in zip(CLASSES, stats.counts, strict=True):
                 requests.add_metric([version, code], count)
             upstream_errors.add_metric([version], stats.upstream_errors)
@@ -60,7 +67,7 @@ class ProxyCollector(Collector):
             "Weight of each backend in the current routing table.",
             labels=["version", "url"],
         )
-        for backend in self._routes().backends:
+        for backend in table.backends:
             weight.add_metric([backend.version, backend.url], backend.weight)
         yield requests
         yield upstream_errors

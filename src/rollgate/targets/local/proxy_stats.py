@@ -4,6 +4,10 @@ Each version keeps a ring of the last hour in one-second slots (counts per statu
 class and a sparse log-spaced latency histogram), plus running totals since start.
 Recording a request is a handful of list and dict updates; percentiles are computed
 only when someone asks for a summary.
+
+A bucket ``i >= 1`` holds latencies in ``(MIN * 1.04**(i-1), MIN * 1.04**i]``; the window
+summary lists the non-empty ones as ``[upper_bound_ms, count]`` (non-cumulative), so metric
+sources can judge distributions, not just three percentiles.
 """
 
 from __future__ import annotations
@@ -45,6 +49,18 @@ def bucket_seconds(index: int) -> float:
     if index <= 0:
         return _MIN_SECONDS
     return _MIN_SECONDS * math.exp((index - 0.5) * _LOG_RATIO)
+
+
+def bucket_upper_ms(index: int) -> float | None:
+    """Return a bucket's upper bound in ms (6 significant digits); None for the open last one."""
+    if index >= _BUCKETS - 1:
+        return None
+    return float(f"{_MIN_SECONDS * math.exp(index * _LOG_RATIO) * 1000.0:.6g}")
+
+
+def histogram_pairs(hist: dict[int, int]) -> list[tuple[float | None, int]]:
+    """Return a sparse histogram as ``(upper_bound_ms, count)`` pairs, fastest first."""
+    return [(bucket_upper_ms(bucket), hist[bucket]) for bucket in sorted(hist) if hist[bucket]]
 
 
 def percentiles(hist: dict[int, int], total: int, quantiles: tuple[float, ...]) -> list[float]:
@@ -141,7 +157,8 @@ def summarise(counts: list[int], hist: dict[int, int], upstream_errors: int) -> 
     return summary
 
 
-_NO_TRAFFIC = VersionStats()
+# Read-only stand-in for a version that has not been sent a request yet.
+NO_TRAFFIC = VersionStats()
 
 
 def _ms(seconds: float) -> float:
@@ -167,14 +184,19 @@ class ProxyStats:
         """Summarise each version over the last ``window`` seconds and since start.
 
         Versions in ``known`` (the current routes) appear even before their first request,
-        so a caller sees "no data yet" rather than a missing key.
+        so a caller sees "no data yet" rather than a missing key. Each window row also
+        carries ``errors`` (5xx, failed upstream attempts included) and ``histogram``
+        (``[upper_bound_ms | None, count]`` pairs); the admin API drops those two unless
+        asked, so the everyday ``/stats`` stays small.
         """
         seconds = min(RING_SECONDS, max(1, math.ceil(window)))
         names = sorted(set(self.versions) | set(known))
         recent: dict[str, Any] = {}
         since_start: dict[str, Any] = {}
         for name in names:
-            stats = self.versions.get(name) or _NO_TRAFFIC
-            recent[name] = summarise(*stats.window(seconds, now))
+            stats = self.versions.get(name) or NO_TRAFFIC
+            counts, hist, upstream_errors = stats.window(seconds, now)
+            recent[name] = summarise(counts, hist, upstream_errors)
+            recent[name].update(errors=counts[3], histogram=histogram_pairs(hist))
             since_start[name] = summarise(stats.counts, stats.hist, stats.upstream_errors)
         return {"window": seconds, "versions": recent, "since_start": since_start}
