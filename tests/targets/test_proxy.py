@@ -31,7 +31,12 @@ from rollgate.targets.local.proxy_client import (
     start_proxy,
     stop_proxy,
 )
-from rollgate.targets.local.proxy_stats import ProxyStats, latency_bucket, percentiles
+from rollgate.targets.local.proxy_stats import (
+    ProxyStats,
+    bucket_upper_ms,
+    latency_bucket,
+    percentiles,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -355,6 +360,7 @@ def test_stats_window_and_percentiles() -> None:
     assert recent["versions"]["v2"] == {
         "requests": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, "upstream_errors": 0,
         "error_rate": None, "p50_ms": None, "p95_ms": None, "p99_ms": None,
+        "errors": 0, "histogram": [],
     }  # fmt: skip
     total = recent["since_start"]["v1"]
     assert total["requests"] == 1001 and total["5xx"] == 100
@@ -371,6 +377,89 @@ def test_latency_buckets_are_within_two_percent() -> None:
     for ms in (0.05, 0.3, 1.0, 7.7, 42.0, 250.0, 3000.0, 9999.0):
         (value,) = percentiles({latency_bucket(ms / 1000): 1}, 1, (0.5,))
         assert value * 1000 == pytest.approx(ms, rel=0.02)
+
+
+def test_stats_histogram_places_each_latency_under_its_bucket_bound() -> None:
+    stats = ProxyStats()
+    latencies_ms = (0.004, 0.05, 1.0, 7.7, 42.0, 150.0, 250.0, 3000.0, 90_000.0)
+    for ms in latencies_ms:
+        stats.record("v1", 200, ms / 1000, now=10.5)
+    stats.record("v1", 502, 0.5, now=10.5, upstream_error=True)
+    stats.record("v1", 503, 500.0, now=10.5)  # beyond the last bound: the open bucket
+    row = stats.summary(window=5, now=10.9)["versions"]["v1"]
+    assert row["errors"] == row["5xx"] == 2
+    pairs = row["histogram"]
+    assert sum(count for _, count in pairs) == row["requests"] == len(latencies_ms) + 2
+    assert pairs[-1] == (None, 1)
+    bounds = [bound for bound, _ in pairs[:-1]]
+    assert bounds == sorted(bounds)
+    for ms in latencies_ms:
+        bound = bucket_upper_ms(latency_bucket(ms / 1000))
+        assert bound is not None
+        assert ms <= bound * (1 + 1e-6)
+        assert bound / 1.04 < ms * (1 + 1e-6) or bound == 0.01  # the first bucket starts at 0
+        assert any(b == bound for b in bounds)
+
+
+def test_stats_histogram_counts_add_up_and_hold_the_injected_latency(
+    admin: ProxyClient, proxy: ProxyInfo, v1: DemoProcess, tmp_path: Path
+) -> None:
+    faults = tmp_path / "faults.json"
+    write_faults(faults, {"v3": {"latency_ms": 120, "error_rate": 0.2}})
+    v3 = start_demo("v3", faults=faults)
+    try:
+        admin.set_routes(
+            [Backend("v1", v1.url, 45), Backend("v3", v3.url, 45), Backend("gone", dead_url(), 10)]
+        )
+        load = LoadLoop(f"http://{proxy.listen}/", concurrency=8, max_requests=400).start()
+        summary = load.wait(timeout=30)
+    finally:
+        v3.stop()
+    assert summary.total == 400
+    stats = admin.stats(window=60, histogram=True)
+    rows = stats["versions"]
+    for version in ("v1", "v3"):
+        row = rows[version]
+        seen = summary.by_version_status[version]
+        assert row["requests"] == sum(seen.values())
+        assert sum(count for _, count in row["histogram"]) == row["requests"]
+        assert row["errors"] == row["5xx"] == seen.get(500, 0)
+    # Refused connections to "gone" were retried elsewhere: the clients saw no error, but
+    # "gone" answered nothing but 5xx, and its histogram holds every failed attempt.
+    gone = rows["gone"]
+    assert gone["errors"] == gone["upstream_errors"] == gone["requests"] > 0
+    assert sum(count for _, count in gone["histogram"]) == gone["requests"]
+    assert summary.errors == rows["v3"]["errors"] > 0
+
+    slow = dict(rows["v3"]["histogram"])
+    assert min(slow) >= 120  # every request slept 120 ms before it was answered
+    assert sum(n for bound, n in slow.items() if bound <= 240) >= 0.9 * rows["v3"]["requests"]
+    fast = dict(rows["v1"]["histogram"])
+    assert sum(n for bound, n in fast.items() if bound < 120) >= 0.9 * rows["v1"]["requests"]
+
+    plain = admin.stats(window=60)
+    assert "histogram" not in plain["versions"]["v1"] and "errors" not in plain["versions"]["v1"]
+    assert plain["versions"]["v1"] == {
+        k: v for k, v in rows["v1"].items() if k not in ("histogram", "errors")
+    }
+    assert "histogram" not in stats["since_start"]["v1"]
+
+
+def test_stats_refuses_a_histogram_flag_it_cannot_read(admin: ProxyClient) -> None:
+    response = httpx.get(f"{admin.admin_url}/stats?histogram=yes", trust_env=False)
+    assert response.status_code == 400
+    assert "histogram must be 1 or 0" in response.json()["detail"]
+
+
+def test_metrics_show_a_routed_version_at_zero_before_its_first_request(
+    admin: ProxyClient, v1: DemoProcess
+) -> None:
+    admin.set_routes([Backend("v1", v1.url, 100)])
+    metrics = admin.metrics_text()
+    for code in ("2xx", "3xx", "4xx", "5xx"):
+        assert f'rollgate_proxy_requests_total{{code="{code}",version="v1"}} 0.0' in metrics
+    assert 'rollgate_proxy_request_duration_seconds_bucket{le="+Inf",version="v1"} 0.0' in metrics
+    assert 'rollgate_proxy_request_duration_seconds_count{version="v1"} 0.0' in metrics
 
 
 class _EchoServer:

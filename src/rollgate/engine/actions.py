@@ -29,6 +29,7 @@ class ActionContext:
     target: LocalTarget
     lines: list[str] = field(default_factory=list)
     cleanup: bool = False
+    seq: int = 0
 
     def say(self, line: str) -> None:
         """Add a line to the step's output."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from dbos import DBOS
 
+import rollgate.engine.analyze  # noqa: F401  (registers the analyze action)
 from rollgate.engine.actions import ACTIONS, ActionContext, target_for
 from rollgate.engine.context import current
 from rollgate.errors import RollgateError
@@ -86,6 +87,7 @@ def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, An
     """
     rt = current()
     ctx = _context(run_id, cleanup)
+    ctx.seq = seq
     if action == "release":
         if kwargs.get("note"):
             ctx.say(str(kwargs["note"]))

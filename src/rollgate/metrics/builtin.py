@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from rollgate.errors import TargetError
 from rollgate.metrics.base import Window
 from rollgate.targets.local.proxy_client import ProxyClient
+from rollgate.targets.local.proxy_stats import bucket_lower_ms
 
 
 class BuiltinSource:
@@ -57,9 +58,16 @@ class BuiltinSource:
 
 
 def _latency(pairs: list[Any]) -> dict[float, int]:
-    """Turn ``[[upper_bound_ms | None, count], ...]`` into a Window histogram."""
+    """Turn ``[[upper_bound_ms | None, count], ...]`` into a Window histogram.
+
+    The proxy lists only non-empty buckets, but a Window reads each count as lying
+    between the previous key and its own: every bucket's lower bound goes in at zero.
+    """
     latency: dict[float, int] = {}
     for bound, count in pairs:
-        key = math.inf if bound is None else float(bound)
-        latency[key] = latency.get(key, 0) + int(count)
-    return latency
+        upper = math.inf if bound is None else float(bound)
+        latency[upper] = latency.get(upper, 0) + int(count)
+        lower = bucket_lower_ms(None if bound is None else upper)
+        if lower is not None:
+            latency.setdefault(lower, 0)
+    return dict(sorted(latency.items()))

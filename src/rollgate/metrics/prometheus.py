@@ -136,9 +136,8 @@ class PrometheusSource:
                 else response.text[:200]
             )
             raise TargetError(
-                f"{where} failed with HTTP {response.status_code} ({detail}); "
-                f"query: {query}",
-                details=f"fix metrics.queries.{name} in the spec, or check Prometheus",
+                f"{where} failed with HTTP {response.status_code} ({detail}); fix "
+                f"metrics.queries.{name} in the spec or check Prometheus; query: {query}"
             )
         data = body.get("data") or {}
         kind, result = data.get("resultType"), data.get("result")
@@ -156,7 +155,9 @@ def _value(name: str, series: dict[str, Any]) -> float:
     try:
         return float(series["value"][1])
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise TargetError(f"the {name} query returned a sample rollgate cannot read: {series}") from exc
+        raise TargetError(
+            f"the {name} query returned a sample rollgate cannot read: {series}"
+        ) from exc
 
 
 def _scalar(name: str, result: list[dict[str, Any]]) -> float | None:
@@ -191,13 +192,14 @@ def _buckets(result: list[dict[str, Any]]) -> dict[float, int]:
             )
         value = _value("latency", series)
         cumulative.append((float(le), 0.0 if math.isnan(value) else value))
+    # Empty buckets stay: a Window reads each count as lying above the previous key.
     latency: dict[float, int] = {}
     below = 0
     for le, value in sorted(cumulative):
         # Each bucket is extrapolated on its own: keep the rounded running total monotonic.
         running = max(below, round(value))
-        if running > below:
-            latency[le * 1000.0 if math.isfinite(le) else math.inf] = running - below
+        bound = float(f"{le * 1000.0:.12g}") if math.isfinite(le) else math.inf
+        latency[bound] = running - below
         below = running
     return latency
 

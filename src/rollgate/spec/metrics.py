@@ -5,7 +5,7 @@
       kind: prometheus
       url: http://127.0.0.1:9090
       queries:
-        requests: sum(increase(http_requests_total{app="{{service}}",version="{{version}}"}[{{window}}]))
+        requests: sum(increase(http_total{app="{{service}}",version="{{version}}"}[{{window}}]))
         extra:
           cpu: sum(rate(process_cpu_seconds_total{version="{{version}}"}[{{window}}]))
       headers: {Authorization: "Bearer ${PROMETHEUS_TOKEN}"}
@@ -21,15 +21,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from rollgate.spec.base import Model
 from rollgate.spec.durations import Duration
-from rollgate.spec.models import Model
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 PLACEHOLDERS = ("version", "service", "window")
 
-DEFAULT_REQUESTS = (
-    'sum(increase(rollgate_proxy_requests_total{version="{{version}}"}[{{window}}]))'
-)
+DEFAULT_REQUESTS = 'sum(increase(rollgate_proxy_requests_total{version="{{version}}"}[{{window}}]))'
 DEFAULT_ERRORS = (
     'sum(increase(rollgate_proxy_requests_total{version="{{version}}",code="5xx"}[{{window}}]))'
 )
@@ -54,7 +52,7 @@ def check_template(query: str, *, need_version: bool) -> str:
         )
     if need_version and "version" not in names:
         raise ValueError(
-            "must select one version with {{version}} (e.g. version=\"{{version}}\"), or the "
+            'must select one version with {{version}} (e.g. version="{{version}}"), or the '
             "canary and the baseline would read the same numbers"
         )
     return query

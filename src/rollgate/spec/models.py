@@ -1,4 +1,4 @@
-"""The rollgate.yaml model: project, services, environments, checks."""
+"""The rollgate.yaml model: project, services, environments, checks, analyses."""
 
 from __future__ import annotations
 
@@ -6,19 +6,15 @@ import difflib
 from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
+from rollgate.spec.analysis import Analysis
+from rollgate.spec.base import NAME, Model, Name
 from rollgate.spec.durations import Duration
+from rollgate.spec.metrics import BuiltinMetrics, MetricsConfig
 
-NAME = r"^[a-z][a-z0-9-]{0,62}$"
-Name = Annotated[str, Field(pattern=NAME)]
-
-
-class Model(BaseModel):
-    """Base for spec models: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["NAME", "Model", "Name"]
 
 
 class HealthCheck(Model):
@@ -186,6 +182,10 @@ class Environment(Model):
     policies: Policies = Field(
         default_factory=Policies, description="what rollgate does on its own here"
     )
+    metrics: MetricsConfig = Field(
+        default_factory=lambda: BuiltinMetrics(kind="builtin"),
+        description="where analyses read requests, errors and latency per version",
+    )
     checks: list[Name] = Field(
         default_factory=list, description="names of checks run after each deploy here"
     )
@@ -233,6 +233,10 @@ class Spec(Model):
     checks: dict[Name, Check] = Field(
         default_factory=dict, description="named checks that services and environments use"
     )
+    analyses: dict[Name, Analysis] = Field(
+        default_factory=dict,
+        description="named analyses that canary steps, `analysis:` and `watch:` refer to",
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> Spec:
@@ -247,6 +251,10 @@ class Spec(Model):
                 if port_svc not in self.services:
                     hint = _unknown_name(port_svc, self.services, "service")
                     problems.append(f"{where}.ports.{port_svc}: {hint}")
+            for path, name in _analysis_refs(env.strategy):
+                if name not in self.analyses:
+                    hint = _unknown_name(name, self.analyses, "analysis")
+                    problems.append(f"{where}.strategy.{path}: {hint}")
         if problems:
             raise PydanticCustomError("unknown_reference", "\n".join(problems))
         return self
@@ -254,6 +262,20 @@ class Spec(Model):
     def public_port(self, service: str, environment: str) -> int:
         """The port users reach ``service`` on in ``environment``."""
         return self.environments[environment].ports.get(service, self.services[service].port)
+
+
+def _analysis_refs(strategy: object) -> list[tuple[str, str]]:
+    """(path inside the strategy, analysis name) of every analysis a strategy names."""
+    refs: list[tuple[str, str]] = []
+    if isinstance(strategy, CanaryStrategy):
+        refs += [(f"steps[{i}].analysis", step.analysis) for i, step in
+                 enumerate(strategy.steps) if isinstance(step, CanaryAnalysis)]
+        if strategy.analysis:
+            refs.append(("analysis", strategy.analysis))
+    watch = getattr(strategy, "watch", None)
+    if isinstance(watch, Watch):
+        refs.append(("watch.analysis", watch.analysis))
+    return refs
 
 
 def _unknown(path: str, names: list[str], known: Collection[str], what: str) -> list[str]:

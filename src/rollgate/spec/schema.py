@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticUndefined
 
-from rollgate.spec import models
+from rollgate.spec import analysis, metrics, models
+from rollgate.spec.base import Model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -16,8 +17,14 @@ def json_schema() -> dict[str, Any]:
     """Return the JSON Schema (draft 2020-12) that a rollgate.yaml file must match."""
     schema = models.Spec.model_json_schema(mode="validation")
     _add_defaults(schema, models.Spec)
+    by_name = {
+        cls.__name__: cls
+        for module in (models, analysis, metrics)
+        for cls in vars(module).values()
+        if isinstance(cls, type) and issubclass(cls, Model)
+    }
     for name, definition in schema.get("$defs", {}).items():
-        _add_defaults(definition, getattr(models, name))
+        _add_defaults(definition, by_name[name])
     return {"$schema": DIALECT, **schema, "title": "rollgate.yaml"}
 
 
@@ -33,4 +40,5 @@ def _add_defaults(definition: dict[str, Any], model: type[BaseModel]) -> None:
         if default is PydanticUndefined:
             continue
         adapter: TypeAdapter[Any] = TypeAdapter(field.rebuild_annotation())
-        definition["properties"][name]["default"] = adapter.dump_python(default, mode="json")
+        key = field.alias or name
+        definition["properties"][key]["default"] = adapter.dump_python(default, mode="json")

@@ -58,6 +58,19 @@ def bucket_upper_ms(index: int) -> float | None:
     return float(f"{_MIN_SECONDS * math.exp(index * _LOG_RATIO) * 1000.0:.6g}")
 
 
+def bucket_lower_ms(upper_ms: float | None) -> float | None:
+    """Return the lower bound (ms) of the bucket whose upper bound is ``upper_ms``.
+
+    ``None`` as the argument is the open last bucket; ``None`` as the result means the
+    first bucket, which starts at 0. Readers of the sparse ``[upper, count]`` pairs need
+    it: the previous pair listed is not necessarily the previous bucket.
+    """
+    if upper_ms is None:
+        return bucket_upper_ms(_BUCKETS - 2)
+    index = round(math.log(upper_ms / 1000.0 / _MIN_SECONDS) / _LOG_RATIO)
+    return bucket_upper_ms(index - 1) if index >= 1 else None
+
+
 def histogram_pairs(hist: dict[int, int]) -> list[tuple[float | None, int]]:
     """Return a sparse histogram as ``(upper_bound_ms, count)`` pairs, fastest first."""
     return [(bucket_upper_ms(bucket), hist[bucket]) for bucket in sorted(hist) if hist[bucket]]

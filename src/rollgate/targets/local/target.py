@@ -85,6 +85,11 @@ class LocalTarget:
             return False
         return True
 
+    def proxy_admin_url(self) -> str | None:
+        """The proxy's admin URL (routes, stats, metrics), when it runs."""
+        row = self._proxy_row()
+        return row.admin_url if row is not None and processes.alive(row.pid) else None
+
     def ensure_router(self) -> str:
         """Adopt the running proxy or start one on the public port."""
         if self.proxy_running():

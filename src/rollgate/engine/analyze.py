@@ -1,0 +1,75 @@
+"""The `analyze` step: evaluate an analysis every interval while the canary serves traffic."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rollgate.analysis.analyzer import Analyzer, Verdict
+from rollgate.engine.actions import ActionContext, action
+from rollgate.errors import CheckFailed, RollgateError, TargetError
+from rollgate.metrics.factory import source_for
+from rollgate.spec.durations import format_duration
+from rollgate.store import checks as check_store
+
+# Every evaluation is stored while it is interesting (a fail, a change of verdict), and at
+# least every this many evaluations, so a long analysis stays readable and small.
+KEEP_EVERY = 10
+
+
+@action("analyze")
+def analyze(ctx: ActionContext, analysis: str, seconds: float, canary: str,
+            baseline: str | None) -> dict[str, Any]:
+    """Run ``analysis`` for ``seconds``; raise CheckFailed quoting the failing check."""
+    config = ctx.spec.analyses[analysis]
+    env = ctx.spec.environments[ctx.run.environment]
+    admin = ctx.target.proxy_admin_url()
+    if admin is None:
+        raise TargetError("the proxy is not running; analysis has no traffic to read")
+    source = source_for(env.metrics, service=ctx.run.service, proxy_admin_url=admin)
+    analyzer = Analyzer(config)
+    started = time.monotonic()
+    last: dict[str, str] = {}
+    evaluations = 0
+    verdict: Verdict | None = None
+    while True:
+        time.sleep(config.interval)
+        if ctx.cancel_requested():
+            raise RollgateError("cancelled during analysis")
+        now = time.monotonic() - started
+        span = max(analyzer.lookback(now), config.interval)
+        verdict = analyzer.evaluate(
+            now, source.window(canary, span),
+            source.window(baseline, span) if baseline else None,
+        )
+        evaluations += 1
+        _keep(ctx, analysis, verdict, last, evaluations)
+        if verdict.verdict == "fail":
+            ctx.say(f"{analysis}: FAIL after {format_duration(round(now, 1))}: {verdict.reason}")
+            raise CheckFailed(f"analysis {analysis} failed: {verdict.reason}")
+        if verdict.verdict == "inconclusive" and config.inconclusive.action == "pause":
+            raise CheckFailed(f"analysis {analysis} inconclusive: {verdict.reason} "
+                              f"(inconclusive.action is pause: the rollout stops here)")
+        if now >= seconds:
+            break
+    assert verdict is not None
+    score = f", score {verdict.score:.0f}" if verdict.score is not None else ""
+    ctx.say(f"{analysis}: {verdict.verdict} after {evaluations} evaluations{score}")
+    for record in verdict.records:
+        ctx.say(f"  {record.verdict:<12} {record.summary}")
+    return {"verdict": verdict.verdict, "evaluations": evaluations, "score": verdict.score}
+
+
+def _keep(ctx: ActionContext, analysis: str, verdict: Verdict, last: dict[str, str],
+          evaluations: int) -> None:
+    """Store the records worth keeping: changes, failures, and a periodic sample."""
+    keep = []
+    for record in verdict.records:
+        changed = last.get(record.name) != record.verdict
+        if changed or record.verdict == "fail" or evaluations % KEEP_EVERY == 0:
+            keep.append(record.to_dict())
+        last[record.name] = record.verdict
+    if keep:
+        with ctx.db.session() as s:
+            check_store.record(session=s, run_id=ctx.run.id, seq=ctx.seq, analysis=analysis,
+                               checks=keep)
