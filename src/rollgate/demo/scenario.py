@@ -1,4 +1,9 @@
-"""``make demo``: deploy v1, blue-green to v2, refuse a broken v3, roll back to v1.
+"""``make demo``: blue-green and rollback for ``web``; two canaries for ``api``.
+
+web: deploy v1, blue-green to v2, refuse a broken v3, roll back to v1.
+api (environment edge): under 100 requests/s, a good canary (v2) promoted 10% -> 50% -> 100% while judged
+against stable, then a bad one (v3, 5% of requests fail) caught and rolled back; the
+summary shows how long detection took.
 
 Everything goes through the real ``rollgate`` CLI against the embedded default (SQLite store,
 local target, rollgate's own proxy), with a client loop hitting the public port throughout.
@@ -6,18 +11,21 @@ local target, rollgate's own proxy), with a client loop hitting the public port 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
 from rollgate.demo.load import LoadLoop
+from rollgate.store import runs as run_store
 from rollgate.targets.local.processes import free_port
 from rollgate.testing.sandbox import Sandbox, demo_service
 
@@ -37,19 +45,62 @@ def _act(box: Sandbox, title: str, args: list[str], expect: int) -> bool:
     return ok
 
 
+def demo_spec(box: Sandbox, port: int, api_port: int) -> dict[str, Any]:
+    """Two demo services: web (blue-green) and api (canary judged against stable)."""
+    api = demo_service(api_port, box.root / "api-faults.json")
+    return {
+        "project": "demo",
+        "services": {"web": demo_service(port, box.faults_path), "api": api},
+        "environments": {
+            "production": {"strategy": {"kind": "blue-green", "keep_warm": "10m"}},
+            "edge": {"strategy": {
+                "kind": "canary", "analysis": "golden-signals",
+                "steps": [{"weight": 10}, {"pause": "20s"}, {"weight": 50}, {"pause": "10s"}],
+            }},
+        },
+        "analyses": {"golden-signals": {
+            "interval": "1s",
+            "judge": {"metrics": [{"metric": "error_rate", "critical": True},
+                                  {"metric": "latency", "effect_floor": 0.1}],
+                      "alpha": 0.01},
+        }},
+    }
+
+
+def _detection(box: Sandbox) -> Table | None:
+    """How long the bad canary served before the analysis caught it and traffic returned."""
+    with box.store().session() as s:
+        runs = run_store.list_runs(session=s, service="api", status=run_store.ROLLED_BACK,
+                                   limit=1)
+        if not runs:
+            return None
+        steps = run_store.list_steps(session=s, run_id=runs[0].id)
+    onset = next((st.finished_at for st in steps if st.name.startswith("set v3 to")), None)
+    caught = next((st.finished_at for st in steps if st.state == "failed"), None)
+    stable = next((st.finished_at for st in steps if st.name.startswith("rollback: v3 to 0%")),
+                  None)
+    if onset is None or caught is None or stable is None:
+        return None
+    table = Table(title="bad canary api v3 (5% errors at 10% weight, 100 req/s)",
+                  header_style="bold")
+    table.add_column("canary takes traffic → analysis fails", justify="right")
+    table.add_column("→ 100% of traffic back on v2", justify="right")
+    table.add_row(f"{(caught - onset).total_seconds():.1f}s",
+                  f"{(stable - onset).total_seconds():.1f}s")
+    table.caption = runs[0].error or ""
+    return table
+
+
 def run_scenario(workdir: Path) -> int:
     """Run the demo in ``workdir``; return 0 when every act ended as expected."""
-    port = free_port()
+    port, api_port = free_port(), free_port()
     box = Sandbox(workdir)
-    box.write_spec({
-        "project": "demo",
-        "services": {"web": demo_service(port, box.faults_path)},
-        "environments": {"production": {"strategy": {"kind": "blue-green",
-                                                     "keep_warm": "10m"}}},
-    })
+    box.write_spec(demo_spec(box, port, api_port))
     box.set_faults({"v3": {"health": "fail"}})
-    console.print(f"workspace {workdir} · public URL http://127.0.0.1:{port}/ · "
-                  f"spec {box.spec_path}")
+    api_faults = workdir / "api-faults.json"
+    api_faults.write_text(json.dumps({"v3": {"error_rate": 0.05}}))
+    console.print(f"workspace {workdir} · web http://127.0.0.1:{port}/ · "
+                  f"api http://127.0.0.1:{api_port}/ · spec {box.spec_path}")
     acts = [
         ("deploy v1", ["deploy", "web", "--env", "production", "--version", "v1"], 0),
         ("blue-green to v2 (healthy: promoted, v1 kept warm)",
@@ -59,16 +110,27 @@ def run_scenario(workdir: Path) -> int:
         ("roll back to v1 with a reason (switch to the warm slot)",
          ["rollback", "web", "--env", "production", "--to", "v1", "--reason",
           "demo: customers report errors since v2", "--yes"], 0),
+        ("api: deploy v1", ["deploy", "api", "--env", "edge", "--version", "v1"], 0),
+        ("api: good canary v2, 10% -> 50% -> 100%, judged against v1: promoted",
+         ["deploy", "api", "--env", "edge", "--version", "v2"], 0),
+        ("api: bad canary v3 (5% of its requests fail): caught, rolled back",
+         ["deploy", "api", "--env", "edge", "--version", "v3"], 1),
     ]
     results = []
     load: LoadLoop | None = None
+    api_load: LoadLoop | None = None
     try:
         for index, (title, args, expect) in enumerate(acts):
             results.append(_act(box, title, args, expect))
             if index == 0:
                 load = LoadLoop(f"http://127.0.0.1:{port}/", concurrency=2, rate=50,
                                 max_seconds=300).start()
+            if args[:2] == ["deploy", "api"] and args[-1] == "v1":
+                api_load = LoadLoop(f"http://127.0.0.1:{api_port}/", concurrency=4, rate=100,
+                                    max_seconds=300).start()
         summary = load.stop() if load else None
+        if api_load is not None:
+            api_load.stop()
         console.print(Rule("[bold]what happened[/]"))
         subprocess.run(box.argv("history"), env=box.env, cwd=box.root, check=False)
         subprocess.run(box.argv("status"), env=box.env, cwd=box.root, check=False)
@@ -83,7 +145,11 @@ def run_scenario(workdir: Path) -> int:
                               ", ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
             console.print(table)
             results.append(set(summary.by_status) == {200})
-        results.append(_act(box, "stop everything", ["down", "--env", "production"], 0))
+        detection = _detection(box)
+        if detection is not None:
+            console.print(detection)
+        results.append(_act(box, "stop web", ["down", "web", "--env", "production"], 0))
+        results.append(_act(box, "stop api", ["down", "api", "--env", "edge"], 0))
     finally:
         if load is not None and load.running:
             load.stop()
