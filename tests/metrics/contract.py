@@ -161,8 +161,8 @@ class MetricSourceContract(ABC):
     def test_the_traffic_went_as_planned(self, observed: Observed) -> None:
         assert observed.sent.by_status.get(0, 0) == 0, observed.sent.by_status
         assert set(observed.sent.by_version) == {GOOD, BAD}
-        for version in (GOOD, BAD):
-            assert observed.sent_requests(version) > 300
+        for version in (GOOD, BAD):  # ~500 each; far fewer only on a starved machine
+            assert observed.sent_requests(version) > 100, observed.sent.by_version
 
     def test_windows_name_their_version_and_length(self, observed: Observed) -> None:
         for version, window in observed.windows.items():
@@ -181,8 +181,9 @@ class MetricSourceContract(ABC):
             bad.errors,
             observed.sent_errors(BAD),
         )
-        # ~500 requests: the binomial standard deviation of the rate is ~0.018.
-        assert bad.error_rate == pytest.approx(BAD_ERROR_RATE, abs=0.08)
+        # Four binomial standard deviations (~0.07 at the ~500 requests planned).
+        spread = 4 * math.sqrt(BAD_ERROR_RATE * (1 - BAD_ERROR_RATE) / max(1, bad.requests))
+        assert bad.error_rate == pytest.approx(BAD_ERROR_RATE, abs=spread)
 
     def test_the_latency_histogram_holds_every_request(self, observed: Observed) -> None:
         for version in (GOOD, BAD):

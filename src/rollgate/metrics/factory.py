@@ -12,5 +12,4 @@ def source_for(config: MetricsConfig, *, service: str, proxy_admin_url: str) -> 
     """Build the configured source: the proxy's own counters, or Prometheus."""
     if isinstance(config, BuiltinMetrics):
         return BuiltinSource(proxy_admin_url)
-    return PrometheusSource(config.url, config.queries, service, config.timeout,
-                            headers=config.headers)
+    return PrometheusSource.from_config(config, service=service)
