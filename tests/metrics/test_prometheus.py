@@ -248,6 +248,22 @@ class TestPrometheusSource(MetricSourceContract):
                 assert builtin.window(version, WINDOW_SECONDS).requests == 0
                 assert observed.windows[version].requests == 0
 
+    def test_it_reaches_the_same_verdict_as_the_builtin_source(self, observed: Observed) -> None:
+        """Acceptance (issue 3): the default analysis decides alike on either source."""
+        from rollgate.analysis.analyzer import Analyzer
+        from rollgate.analysis.defaults import DEFAULT_ANALYSIS
+
+        def verdict(source_windows: dict[str, Any], canary: str, baseline: str) -> str:
+            analyzer = Analyzer(DEFAULT_ANALYSIS)
+            return analyzer.evaluate(WINDOW_SECONDS, source_windows[canary],
+                                     source_windows[baseline]).verdict
+
+        with BuiltinSource(observed.rig.proxy.admin_url) as builtin:
+            ours = {v: builtin.window(v, WINDOW_SECONDS) for v in (GOOD, BAD)}
+        theirs = observed.windows
+        assert verdict(ours, BAD, GOOD) == verdict(theirs, BAD, GOOD) == "fail"
+        assert verdict(ours, GOOD, BAD) == verdict(theirs, GOOD, BAD) != "fail"
+
     def test_the_latency_histogram_uses_the_proxys_prometheus_buckets(
         self, observed: Observed
     ) -> None:
