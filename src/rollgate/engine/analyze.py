@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from rollgate.analysis.analyzer import Analyzer, Verdict
+from rollgate.analysis.rules import expand
+from rollgate.checks.health import probe
 from rollgate.engine.actions import ActionContext, action
 from rollgate.errors import CheckFailed, RollgateError, TargetError
 from rollgate.metrics.factory import source_for
@@ -28,6 +31,7 @@ def analyze(ctx: ActionContext, analysis: str, seconds: float, canary: str,
         raise TargetError("the proxy is not running; analysis has no traffic to read")
     source = source_for(env.metrics, service=ctx.run.service, proxy_admin_url=admin)
     analyzer = Analyzer(config)
+    probes_health = any(expand(rule).metric == "health" for rule in config.rules)
     started = time.monotonic()
     last: dict[str, str] = {}
     evaluations = 0
@@ -38,9 +42,12 @@ def analyze(ctx: ActionContext, analysis: str, seconds: float, canary: str,
             raise RollgateError("cancelled during analysis")
         now = time.monotonic() - started
         span = max(analyzer.lookback(now), config.interval)
+        observed = source.window(canary, span)
+        if probes_health:
+            observed = replace(observed, extra={**observed.extra,
+                                                "health": _health(ctx, canary)})
         verdict = analyzer.evaluate(
-            now, source.window(canary, span),
-            source.window(baseline, span) if baseline else None,
+            now, observed, source.window(baseline, span) if baseline else None,
         )
         evaluations += 1
         _keep(ctx, analysis, verdict, last, evaluations)
@@ -58,6 +65,13 @@ def analyze(ctx: ActionContext, analysis: str, seconds: float, canary: str,
     for record in verdict.records:
         ctx.say(f"  {record.verdict:<12} {record.summary}")
     return {"verdict": verdict.verdict, "evaluations": evaluations, "score": verdict.score}
+
+
+def _health(ctx: ActionContext, version: str) -> float:
+    """1.0 when every instance of ``version`` passes its health check now, else 0.0."""
+    instances = [i for i in ctx.target.instances(version) if i.alive]
+    healthy = instances and all(probe(i.url, ctx.target.svc.health).ok for i in instances)
+    return 1.0 if healthy else 0.0
 
 
 def _keep(ctx: ActionContext, analysis: str, verdict: Verdict, last: dict[str, str],
