@@ -130,19 +130,25 @@ def register(app: typer.Typer) -> None:
         env: Env,
         version: Annotated[str, typer.Option("--version", "-v", help="version to deploy")
                            ] = "NEW",
+        traffic: Annotated[float, typer.Option(help="expected requests/s on the service")
+                           ] = 100.0,
+        baseline_errors: Annotated[float, typer.Option(
+            help="share of requests stable answers 5xx")] = 0.001,
         as_json: Json = False,
     ) -> None:
-        """Show the steps a deploy would take (nothing is started or routed)."""
-        from rollgate.runs.planning import plan_for
+        """Show the steps a deploy would take, and how fast each analysis catches a bad one."""
+        from rollgate.runs.planning import detection_estimates, plan_for
 
         project = app_state.project()
         rt = app_state.runtime()
         the_plan, steps = plan_for(rt, project, service=service_name, environment=env,
                                    version=version)
+        estimates = detection_estimates(project.spec, the_plan, traffic, baseline_errors)
         if as_json:
             print_json({"live": the_plan.live, "version": version,
                         "strategy": the_plan.strategy["kind"],
-                        "steps": [{"name": s.name, "action": s.action} for s in steps]})
+                        "steps": [{"name": s.name, "action": s.action} for s in steps],
+                        "time_to_detect": estimates})
             return
         console.print(f"[bold]plan[/]: {service_name} {the_plan.live or '(nothing live)'} → "
                       f"{version} in {env} ({the_plan.strategy['kind']}, "
@@ -152,6 +158,16 @@ def register(app: typer.Typer) -> None:
         console.print("on failure: before traffic moves, the new version is stopped; after, "
                       + ("traffic goes back to the live version (auto_rollback)"
                          if the_plan.auto_rollback else "things stay as they are"))
+        if estimates:
+            table = Table(title=f"expected time to detect at {traffic:g} req/s "
+                                f"(stable 5xx {baseline_errors:.2%}; simulated)",
+                          header_style="bold")
+            for col in ("analysis", "canary weight", "regression", "median time to detect"):
+                table.add_column(col)
+            for e in estimates:
+                ttd = "not caught within 1h" if e["seconds"] is None else f"{e['seconds']:.0f}s"
+                table.add_row(e["analysis"], f"{e['weight']}%", e["regression"], ttd)
+            console.print(table)
 
     @app.command()
     def approve(

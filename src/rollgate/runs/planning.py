@@ -7,6 +7,7 @@ from typing import Any
 
 from rollgate.engine.runtime import Runtime
 from rollgate.runs.service import Project
+from rollgate.spec.models import Spec
 from rollgate.store import inventory
 from rollgate.strategies import STRATEGIES
 from rollgate.strategies.base import Pipeline, Plan
@@ -53,3 +54,31 @@ def plan_for(rt: Runtime, project: Project, *, service: str, environment: str,
                     receiver=lambda _topic, _timeout: {"actor": "(plan)"})
     STRATEGIES[env.strategy.kind](pipe)
     return plan, steps
+
+
+REGRESSIONS: dict[str, dict[str, float]] = {
+    "5% errors": {"error_rate": 0.05},
+    "p95 +50%": {"median_factor": 1.1, "p95_factor": 1.5},
+}
+
+
+def detection_estimates(spec: Spec, plan: Plan, traffic_rps: float,
+                        baseline_error_rate: float) -> list[dict[str, Any]]:
+    """Median time each analysis of the plan takes to catch typical regressions."""
+    from rollgate.analysis.analyzer import expected_time_to_detect
+
+    strategy = plan.strategy
+    weights = [int(s["weight"]) for s in strategy.get("steps", []) if "weight" in s]
+    weight = weights[0] if weights else 100
+    names = [str(strategy["analysis"])] if strategy.get("analysis") else []
+    names += [str(s["analysis"]) for s in strategy.get("steps", []) if "analysis" in s]
+    if strategy.get("watch"):
+        names.append(str(strategy["watch"]["analysis"]))
+    out = []
+    for name in dict.fromkeys(names):
+        for label, regression in REGRESSIONS.items():
+            seconds = expected_time_to_detect(spec.analyses[name], traffic_rps, weight / 100,
+                                              baseline_error_rate, regression)
+            out.append({"analysis": name, "weight": weight, "regression": label,
+                        "seconds": seconds})
+    return out
