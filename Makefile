@@ -31,9 +31,10 @@ test-postgres: $(STAMP)
 	  || { echo "PostgreSQL does not answer on 127.0.0.1:5432 (start it, or run make test-sqlite)"; exit 1; }
 	ROLLGATE_TEST_DB=postgres $(PYTEST)
 
-## bench: engine and proxy overhead, compared with the direct path in the same run
+## bench: engine and proxy overhead vs the direct path; canary analysis vs the anchors' rules
 bench: $(STAMP)
 	$(PY) bench/engine.py
+	$(PY) bench/canary.py
 
 ## lint: ruff and mypy --strict on src
 lint: $(STAMP)

@@ -3,7 +3,10 @@
     python bench/canary.py [--trials 200] [--quick] [--seed 0] [--workers N]
 
 A seeded traffic simulator (simulated time, no sleeping) sends 100 requests/s, 10% to the
-canary, for a one-hour canary, with the service's own bad moments hitting both versions.
+canary, for a one-hour canary. Stable answers 0.2% 5xx (0.5% where a profile says so) with
+log-normal latency (median 100 ms, p99 320 ms); about once an hour an incident raises
+errors to 5% and latency by half for 20 s on both versions; good canaries differ from
+stable by a per-canary jitter (error rate x e^N(0, 0.1), latency x e^N(0, 0.02)).
 Each trial draws one trace and runs rollgate's default analysis and re-implementations of
 the anchors' published rules on it (see bench/canary_sim.py). Per fault profile it reports
 the median and p95 time to detect (seconds from canary start to the rollback decision),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from rollgate.analysis.defaults import DEFAULT_ANALYSIS
 from rollgate.spec.analysis import Analysis, PresetRule, ThresholdRule
 
 
@@ -38,6 +39,7 @@ def test_judge_defaults() -> None:
     analysis = Analysis.model_validate({"judge": {}})
     assert analysis.judge is not None
     assert [m.metric for m in analysis.judge.metrics] == ["error_rate", "latency", "p99"]
+    assert analysis == DEFAULT_ANALYSIS  # "judge: {}" is what bench/canary measures
     assert analysis.interval == 1.0 and analysis.inconclusive.action == "wait"
 
 

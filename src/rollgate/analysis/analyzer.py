@@ -75,14 +75,16 @@ class Analyzer:
         keep = max((state.rule.window for state in self.rules), default=0.0)
         keep = keep + config.interval if keep else 0.0
         self.buckets = Buckets()
-        self.canary = Ledger(self.buckets, started, keep, max_lookback)
-        self.baseline = Ledger(self.buckets, started, 0.0, max_lookback)
+        self.canary = Ledger(self.buckets, started, keep)
+        self.baseline = Ledger(self.buckets, started, 0.0)
+        self.anchor = started
+        self.max_lookback = max_lookback
         self.inconclusive_run = 0
         self.failed: Verdict | None = None
 
     def lookback(self, now: float) -> float:
-        """Seconds of data the next windows must cover."""
-        return self.canary.lookback(now)
+        """Seconds of data the next windows must cover (since the anchor)."""
+        return max(now - self.anchor, 0.0)
 
     def evaluate(self, now: float, canary: Window, baseline: Window | None = None) -> Verdict:
         """Judge the windows since :meth:`lookback` at time ``now`` (seconds)."""
@@ -108,6 +110,10 @@ class Analyzer:
                 score = judgment.score
                 judged = judgment.passed
                 failure = failure or judgment.failure
+        if now - self.anchor >= self.max_lookback:
+            self.anchor = now
+            self.canary.rebase()
+            self.baseline.rebase()
         if failure is not None:
             self.failed = Verdict("fail", now, records, score, failure)
             return self.failed
@@ -162,6 +168,7 @@ def expected_time_to_detect(
     "p95_factor": 1.5}``. Traffic is simulated (seeded, in simulated time) with stable
     serving ``baseline_error_rate`` 5xx.
     """
+    # The simulator is built on the analyzer, so it is imported when a plan needs it.
     from rollgate.analysis.simulate import Fault, Traffic, detect, simulate
 
     try:

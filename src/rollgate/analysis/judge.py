@@ -2,12 +2,17 @@
 
 Each metric runs an anytime-valid sequential test (see :mod:`rollgate.analysis.stats`)
 on all the data since the analysis started, with the judge's ``alpha`` split between the
-metrics in proportion to their weight (a weighted Bonferroni split), so the chance of failing a good canary stays under ``alpha`` however
-long the analysis runs and however often it evaluates. A metric fails when its test
+metrics in proportion to their weight (a weighted Bonferroni split), so the chance of
+failing a good canary stays under ``alpha`` however long the analysis runs and however
+often it evaluates. A metric fails when its test
 rejects *and* the canary is worse by at least the metric's ``effect_floor`` (a 3% slower
-canary is a real difference with enough traffic, but not one worth a rollback):
+canary is a real difference with enough traffic, but not one worth a rollback) and, for
+latency, by at least ``effect_floor_ms`` (a fresh process answering in 0.6 ms instead of
+0.5 ms is "21% slower", and nothing anyone would roll back for):
 
-- ``error_rate``: the rate-ratio test on 5xx counts; effect = canary rate / stable rate.
+- ``error_rate``: the rate-ratio test on 5xx counts, of "canary rate <= (1 + floor) x
+  stable's", so a canary a little worse than the floor cannot pile up evidence over a long
+  analysis either; effect = canary rate / stable rate.
 - ``latency``: the Mann-Whitney rank test on the latency histograms, made sequential with
   a normal mixture; effect = canary median / stable median.
 - ``p50`` ... ``p99``: the rate-ratio test on requests slower than stable's quantile (a
@@ -24,8 +29,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
 
 from rollgate.analysis.ledger import Buckets, Data
 from rollgate.analysis.records import CheckRecord, CheckVerdict, fmt_p, fmt_percent
@@ -104,16 +107,19 @@ class _Metric:
         raise NotImplementedError
 
     def verdict(
-        self, evidence: float, p_value: float, effect: float | None
+        self, evidence: float, p_value: float, effect: float | None, delta_ms: float | None = None
     ) -> tuple[CheckVerdict, str]:
-        """Fail when the test rejects and the effect clears the floor; say which."""
+        """Fail when the test rejects and the effect clears the floors; say which."""
+        test = f"p={fmt_p(p_value)}"
         if evidence < self.threshold:
-            return "pass", f"p={fmt_p(p_value)}"
+            return "pass", test
+        test += f" < {fmt_p(self.alpha)}"
         if effect is None or effect < self.spec.effect_floor or effect <= 0:
             shown = "n/a" if effect is None else f"{effect * 100:+.0f}%"
-            floor = f"{self.spec.effect_floor * 100:.0f}%"
-            return "pass", f"p={fmt_p(p_value)} < {fmt_p(self.alpha)} but {shown} < floor {floor}"
-        return "fail", f"p={fmt_p(p_value)} < {fmt_p(self.alpha)}"
+            return "pass", f"{test} but {shown} < floor {self.spec.effect_floor * 100:.0f}%"
+        if delta_ms is not None and delta_ms < self.spec.effect_floor_ms:
+            return "pass", f"{test} but {delta_ms:+.1f} ms < floor {self.spec.effect_floor_ms:g} ms"
+        return "fail", test
 
     def inconclusive(self, totals: Totals, need: int) -> CheckRecord:
         """Too few requests on either side to judge yet."""
@@ -132,7 +138,7 @@ class _ErrorRate(_Metric):
 
     def __init__(self, spec: JudgeMetric, alpha: float) -> None:
         super().__init__(spec, alpha)
-        self.test = RateRatioTest()
+        self.test = RateRatioTest(rho0=1.0 + spec.effect_floor)
 
     def update(self, canary: Data, baseline: Data, buckets: Buckets, totals: Totals) -> None:
         self.test.update(canary.requests, canary.errors, baseline.requests, baseline.errors)
@@ -172,7 +178,7 @@ class _Latency(_Metric):
         evidence = half_normal_mixture_log_lr(rank.auc - 0.5, rank.auc_variance, RANK_TAU)
         self.max_evidence = max(self.max_evidence, evidence)
         p_value = min(1.0, math.exp(-self.max_evidence))
-        verdict, test = self.verdict(evidence, p_value, effect)
+        verdict, test = self.verdict(evidence, p_value, effect, observed - base)
         return CheckRecord(
             name="latency", kind="judge", metric="latency", verdict=verdict,
             observed=observed, baseline=base, samples=rank.n_canary,
@@ -199,8 +205,7 @@ class _Tail(_Metric):
         if self.bound is not None:
             slow = buckets.array > self.bound
             c, b = buckets.fit(canary.latency), buckets.fit(baseline.latency)
-            self.test.update(int(c.sum()), int(np.dot(c, slow)),
-                             int(b.sum()), int(np.dot(b, slow)))
+            self.test.update(int(c.sum()), int(c[slow].sum()), int(b.sum()), int(b[slow].sum()))
         i = totals.baseline_hist.index(self.q)
         if i is not None:
             bound = float(buckets.sorted_bounds[i])
@@ -214,7 +219,7 @@ class _Tail(_Metric):
             return self.inconclusive(totals, 1)
         effect = _ratio(observed, base)
         p_value = self.test.p_value
-        verdict, test = self.verdict(self.test.log_evidence, p_value, effect)
+        verdict, test = self.verdict(self.test.log_evidence, p_value, effect, observed - base)
         share: float | None = None
         shown = ""
         i = b.index(self.q)

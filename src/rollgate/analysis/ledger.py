@@ -1,12 +1,12 @@
 """Turn "everything since the analysis started" windows into increments and sliding windows.
 
 The analyzer asks its metric source for one window per version per evaluation, covering
-the time since an anchor (:meth:`Ledger.lookback`). Differences between successive
+the time since an anchor. Differences between successive
 windows are the increments the sequential tests need; running totals of the increments
 and snapshots of them give every rule its own sliding window, whatever its length, from
-that one query. The anchor moves forward every ``max_lookback`` seconds so sources with a
-bounded history (the built-in proxy keeps one hour) are never asked for more than they
-hold.
+that one query. The analyzer moves the anchor forward now and then (:meth:`Ledger.rebase`)
+so sources with a bounded history (the built-in proxy keeps one hour) are never asked for
+more than they hold.
 
 Histograms are kept as count vectors over :class:`Buckets`, the bucket bounds seen so
 far (shared by both versions, so their vectors line up), because the judge reads them
@@ -95,13 +95,10 @@ class Data:
 class Ledger:
     """One version's data: increments, running totals and snapshots of the totals."""
 
-    def __init__(self, buckets: Buckets, started: float, keep: float, max_lookback: float
-                 ) -> None:
+    def __init__(self, buckets: Buckets, started: float, keep: float) -> None:
         self.buckets = buckets
         self.started = started
-        self.anchor = started
         self.keep = keep
-        self.max_lookback = max_lookback
         self.version = ""
         self.last: Data | None = None
         self.requests = 0
@@ -110,10 +107,6 @@ class Ledger:
         self.extra: dict[str, float | None] = {}
         self.times: list[float] = []
         self.snaps: list[tuple[int, int, Counts]] = []
-
-    def lookback(self, now: float) -> float:
-        """Seconds of data the next window must cover (since the anchor)."""
-        return max(now - self.anchor, 0.0)
 
     def add(self, now: float, window: Window) -> Data:
         """Take the window since the anchor at ``now``; return the increment it brings."""
@@ -139,12 +132,12 @@ class Ledger:
             self.times.append(now)
             self.snaps.append((self.requests, self.errors, self.latency))
             self._prune(now)
-        if now - self.anchor >= self.max_lookback:
-            self.anchor = now
-            self.last = None
-        else:
-            self.last = seen
+        self.last = seen
         return inc
+
+    def rebase(self) -> None:
+        """The next window starts at a new anchor: take it whole, as an increment."""
+        self.last = None
 
     def total(self, now: float) -> Data:
         """Everything since the analysis started."""

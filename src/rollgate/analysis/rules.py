@@ -19,7 +19,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 
-from rollgate.analysis.records import CheckRecord, CheckVerdict, fmt_value
+from rollgate.analysis.records import CheckRecord, CheckVerdict, Kind, fmt_value
 from rollgate.metrics.base import Window
 from rollgate.spec.analysis import PresetRule, ThresholdRule
 from rollgate.spec.durations import format_duration
@@ -66,7 +66,7 @@ class RuleState:
 
     def __init__(self, rule: ThresholdRule) -> None:
         self.rule = rule
-        self.kind: str = "health" if rule.metric == "health" else "threshold"
+        self.kind: Kind = "health" if rule.metric == "health" else "threshold"
         self.since: float | None = None
         self.consecutive = 0
         self.failures = 0
@@ -98,9 +98,10 @@ class RuleState:
         self.consecutive += 1
         self.failures += 1
         limit = self._limit_reached()
-        if limit:
+        if limit is not None:
             self.failed = True
-        text = f"{condition} for {_secs(held)}{limit or self._counts()}{self._n(canary)}"
+        counts = self._counts() if limit is None else limit
+        text = f"{condition} for {_secs(held)}{counts}{self._n(canary)}"
         return self._record("fail" if self.failed else "pass", value, canary, text)
 
     def _too_few(self, canary: Window) -> str | None:
@@ -117,7 +118,8 @@ class RuleState:
             return "health: no probe result yet"
         return f"{self.rule.metric}: no data"
 
-    def _limit_reached(self) -> str:
+    def _limit_reached(self) -> str | None:
+        """How the failing evaluations just reached a limit; None if they did not."""
         rule = self.rule
         if self.consecutive >= rule.consecutive:
             if rule.consecutive == 1:
@@ -125,12 +127,10 @@ class RuleState:
             return f", {self.consecutive} consecutive failing evaluations"
         if rule.cumulative is not None and self.failures >= rule.cumulative:
             return f", {self.failures} failing evaluations in total"
-        return ""
+        return None
 
     def _counts(self) -> str:
         rule = self.rule
-        if self.failed:
-            return ""
         text = f", {self.consecutive}/{rule.consecutive} consecutive"
         if rule.cumulative is not None:
             text += f", {self.failures}/{rule.cumulative} in total"
@@ -150,7 +150,7 @@ class RuleState:
     ) -> CheckRecord:
         return CheckRecord(
             name=self.rule.label(),
-            kind="health" if self.kind == "health" else "threshold",
+            kind=self.kind,
             metric=self.rule.metric,
             verdict=verdict,
             summary=summary,

@@ -1,9 +1,9 @@
 """``make demo``: blue-green and rollback for ``web``; two canaries for ``api``.
 
 web: deploy v1, blue-green to v2, refuse a broken v3, roll back to v1.
-api (environment edge): under 100 requests/s, a good canary (v2) promoted 10% -> 50% -> 100% while judged
-against stable, then a bad one (v3, 5% of requests fail) caught and rolled back; the
-summary shows how long detection took.
+api (environment edge): under 100 requests/s, a good canary (v2) promoted 10% -> 50% ->
+100% while judged against stable, then a bad one (v3, 5% of requests fail) caught and
+rolled back; the summary shows how long detection took.
 
 Everything goes through the real ``rollgate`` CLI against the embedded default (SQLite store,
 local target, rollgate's own proxy), with a client loop hitting the public port throughout.

@@ -119,13 +119,20 @@ class JudgeMetric(Model):
         "canary less than 10% worse than stable pass however significant the difference "
         "(error_rate: rate ratio, latency: median ratio, pNN: quantile ratio)",
     )
+    effect_floor_ms: float = Field(
+        1.0,
+        ge=0,
+        description="latency and pNN only: the increase in milliseconds the canary must "
+        "also show to fail (sub-millisecond differences are noise for HTTP services)",
+    )
 
 
 def _default_judge_metrics() -> list[JudgeMetric]:
+    """The metrics ``bench/canary`` measures: any of them failing rolls back."""
     return [
-        JudgeMetric(metric="error_rate", critical=True),
-        JudgeMetric(metric="latency", effect_floor=0.1),
-        JudgeMetric(metric="p99", effect_floor=0.2),
+        JudgeMetric(metric="error_rate", weight=2.0, critical=True, effect_floor=0.25),
+        JudgeMetric(metric="latency", critical=True, effect_floor=0.1),
+        JudgeMetric(metric="p99", critical=True, effect_floor=0.2),
     ]
 
 
