@@ -35,6 +35,7 @@ test-postgres: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/canary.py
+	$(PY) bench/canary_live.py
 
 ## lint: ruff and mypy --strict on src
 lint: $(STAMP)

@@ -67,26 +67,32 @@ def demo_spec(box: Sandbox, port: int, api_port: int) -> dict[str, Any]:
     }
 
 
+def detection_times(box: Sandbox, run_id: str) -> tuple[float, float] | None:
+    """Seconds from the canary's first traffic to the failing analysis, and to 100% stable."""
+    with box.store().session() as s:
+        steps = run_store.list_steps(session=s, run_id=run_id)
+    onset = next((st.finished_at for st in steps if st.name.startswith("set ")), None)
+    caught = next((st.finished_at for st in steps if st.state == "failed"), None)
+    stable = next((st.finished_at for st in steps if st.name.startswith("rollback: ")
+                   and "to 0%" in st.name), None)
+    if onset is None or caught is None or stable is None:
+        return None
+    return (caught - onset).total_seconds(), (stable - onset).total_seconds()
+
+
 def _detection(box: Sandbox) -> Table | None:
     """How long the bad canary served before the analysis caught it and traffic returned."""
     with box.store().session() as s:
         runs = run_store.list_runs(session=s, service="api", status=run_store.ROLLED_BACK,
                                    limit=1)
-        if not runs:
-            return None
-        steps = run_store.list_steps(session=s, run_id=runs[0].id)
-    onset = next((st.finished_at for st in steps if st.name.startswith("set v3 to")), None)
-    caught = next((st.finished_at for st in steps if st.state == "failed"), None)
-    stable = next((st.finished_at for st in steps if st.name.startswith("rollback: v3 to 0%")),
-                  None)
-    if onset is None or caught is None or stable is None:
+    times = detection_times(box, runs[0].id) if runs else None
+    if not runs or times is None:
         return None
     table = Table(title="bad canary api v3 (5% errors at 10% weight, 100 req/s)",
                   header_style="bold")
     table.add_column("canary takes traffic → analysis fails", justify="right")
     table.add_column("→ 100% of traffic back on v2", justify="right")
-    table.add_row(f"{(caught - onset).total_seconds():.1f}s",
-                  f"{(stable - onset).total_seconds():.1f}s")
+    table.add_row(f"{times[0]:.1f}s", f"{times[1]:.1f}s")
     table.caption = runs[0].error or ""
     return table
 
