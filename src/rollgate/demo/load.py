@@ -25,11 +25,12 @@ CONNECTION_ERROR = 0
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One request: its status (0 = connection error), serving version, latency."""
+    """One request: its status (0 = connection error), serving version, latency, end time."""
 
     status: int
     version: str
     seconds: float
+    at: float = 0.0  # time.monotonic() when the answer (or the error) came
 
 
 @dataclass(frozen=True)
@@ -176,12 +177,15 @@ class LoadLoop:
             sent = time.monotonic()
             try:
                 response = await client.get(self.url)
+                done = time.monotonic()
                 sample = Sample(
                     response.status_code,
                     response.headers.get(VERSION_HEADER, ""),
-                    time.monotonic() - sent,
+                    done - sent,
+                    done,
                 )
             except httpx.TransportError:
-                sample = Sample(CONNECTION_ERROR, "", time.monotonic() - sent)
+                done = time.monotonic()
+                sample = Sample(CONNECTION_ERROR, "", done - sent, done)
             with self._lock:
                 self._samples.append(sample)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 from rollgate.analysis.analyzer import Analyzer, Verdict
 from rollgate.analysis.rules import expand
 from rollgate.checks.health import probe
+from rollgate.demo.load import LoadLoop
 from rollgate.engine.actions import ActionContext, action
 from rollgate.errors import CheckFailed, RollgateError, TargetError
+from rollgate.metrics.base import MetricSource
 from rollgate.metrics.factory import source_for
+from rollgate.metrics.probe import ProbeSource
 from rollgate.spec.durations import format_duration
 from rollgate.store import checks as check_store
 
@@ -22,14 +27,42 @@ KEEP_EVERY = 10
 
 @action("analyze")
 def analyze(ctx: ActionContext, analysis: str, seconds: float, canary: str,
-            baseline: str | None) -> dict[str, Any]:
+            baseline: str | None, probe_traffic: bool = False) -> dict[str, Any]:
     """Run ``analysis`` for ``seconds``; raise CheckFailed quoting the failing check."""
-    config = ctx.spec.analyses[analysis]
+    if probe_traffic and baseline:
+        with _probes(ctx, [canary, baseline]) as loops:
+            return _run(ctx, analysis, seconds, canary, baseline, ProbeSource(loops))
     env = ctx.spec.environments[ctx.run.environment]
     admin = ctx.target.proxy_admin_url()
     if admin is None:
         raise TargetError("the proxy is not running; analysis has no traffic to read")
     source = source_for(env.metrics, service=ctx.run.service, proxy_admin_url=admin)
+    return _run(ctx, analysis, seconds, canary, baseline, source)
+
+
+@contextmanager
+def _probes(ctx: ActionContext, versions: list[str]) -> Iterator[dict[str, LoadLoop]]:
+    """One bounded load loop per version, straight to its first live instance."""
+    strategy = ctx.spec.environments[ctx.run.environment].strategy
+    path = getattr(strategy, "probe_path", "/")
+    rate = float(getattr(strategy, "probe_rate", 20.0))
+    loops: dict[str, LoadLoop] = {}
+    try:
+        for version in versions:
+            instance = next((i for i in ctx.target.instances(version) if i.alive), None)
+            if instance is None:
+                raise TargetError(f"no running instance of {version} to probe")
+            loops[version] = LoadLoop(instance.url + path, rate=rate, concurrency=2,
+                                      max_seconds=24 * 3600.0).start()
+        yield loops
+    finally:
+        for loop in loops.values():
+            loop.stop()
+
+
+def _run(ctx: ActionContext, analysis: str, seconds: float, canary: str,
+         baseline: str | None, source: MetricSource) -> dict[str, Any]:
+    config = ctx.spec.analyses[analysis]
     analyzer = Analyzer(config)
     probes_health = any(expand(rule).metric == "health" for rule in config.rules)
     started = time.monotonic()

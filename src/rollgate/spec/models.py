@@ -81,12 +81,30 @@ class BlueGreenStrategy(Model):
 
     kind: Literal["blue-green"] = Field(description="selects this strategy")
     verify: Duration = Field(0.0, description="keep checking green this long before the switch")
+    analysis: Name | None = Field(
+        None,
+        description="judge green against blue during `verify`, before the switch, on probe "
+        "traffic rollgate sends to both (green serves no users yet)",
+    )
+    probe_path: str = Field("/", description="path of the probe requests of `analysis`")
+    probe_rate: float = Field(
+        20.0, gt=0, le=1000, description="probe requests per second to each of blue and green"
+    )
     keep_warm: Duration = Field(
         600.0, description="keep blue running this long after the switch for instant rollback"
     )
     watch: Watch | None = Field(
         None, description="analysis after the switch; a failure switches back to blue"
     )
+
+    @model_validator(mode="after")
+    def _analysis_needs_verify(self) -> BlueGreenStrategy:
+        if self.analysis and not self.verify:
+            raise PydanticCustomError(
+                "analysis_without_verify",
+                "analysis runs during verify: give verify a duration, e.g. verify: 1m",
+            )
+        return self
 
 
 class CanaryWeight(Model):
@@ -272,6 +290,8 @@ def _analysis_refs(strategy: object) -> list[tuple[str, str]]:
                  enumerate(strategy.steps) if isinstance(step, CanaryAnalysis)]
         if strategy.analysis:
             refs.append(("analysis", strategy.analysis))
+    if isinstance(strategy, BlueGreenStrategy) and strategy.analysis:
+        refs.append(("analysis", strategy.analysis))
     watch = getattr(strategy, "watch", None)
     if isinstance(watch, Watch):
         refs.append(("watch.analysis", watch.analysis))

@@ -135,11 +135,15 @@ class Pipeline:
                                                   if message.get("comment") else "")})
         return dict(message)
 
-    def analyze(self, analysis: str, seconds: float, label: str | None = None) -> None:
-        """Run an analysis of the new version against the live one for a while."""
+    def analyze(self, analysis: str, seconds: float, label: str | None = None,
+                probe_traffic: bool = False) -> None:
+        """Run an analysis of the new version against the live one for a while.
+
+        With ``probe_traffic``, both get rollgate's own probe requests (green before a switch).
+        """
         self.step(label or f"analysis {analysis} for {format_duration(seconds)}", "analyze",
                   analysis=analysis, seconds=seconds, canary=self.plan.version,
-                  baseline=self.plan.live)
+                  baseline=self.plan.live, probe_traffic=probe_traffic)
 
     def hold(self, seconds: float) -> None:
         """Hold at the current weight, analysing in the background when configured."""

@@ -12,7 +12,11 @@ def deploy(p: Pipeline) -> None:
     green = p.start(plan.version, list(range(plan.replicas)))
     p.ready(plan.version, green)
     verify = float(plan.strategy.get("verify", 0) or 0)
-    if verify:
+    analysis = plan.strategy.get("analysis")
+    if verify and analysis and plan.live_instances:
+        p.analyze(str(analysis), verify, f"verify {plan.version} against {plan.live} for "
+                  f"{format_duration(verify)} (analysis {analysis})", probe_traffic=True)
+    elif verify:
         p.verify(plan.version, green, verify)
     p.route(f"switch traffic to {plan.version}", {plan.version: (green, 100)})
     p.checks()
