@@ -88,3 +88,35 @@ def test_seed_003_health_preset_rolls_back_a_canary_that_turns_unhealthy(
     assert "health" in run["error"]
     assert any(c["kind"] == "health" and c["verdict"] == "fail" for c in run["checks"])
     assert httpx.get(f"http://127.0.0.1:{port}/version").json()["version"] == "v1"
+
+
+def _starved(box: Sandbox, action: str) -> None:
+    """An analysis that can never get enough samples: always inconclusive."""
+    setup(box, {"kind": "canary", "analysis": "starved",
+                "steps": [{"weight": 50}, {"pause": "20s"}]})
+    box.spec_path.write_text(box.spec_path.read_text() + (
+        "analyses:\n  starved:\n    interval: 200ms\n    rules:\n"
+        "    - {metric: error_rate, op: '>', threshold: 0.5, min_samples: 1000000}\n"
+        f"    inconclusive: {{limit: 3, action: {action}}}\n"))
+
+
+def test_inconclusive_pause_waits_for_a_person(sandbox: Sandbox) -> None:
+    _starved(sandbox, "pause")
+    assert deploy(sandbox, "v1").returncode == 0
+    proc = sandbox.spawn("deploy", "web", "--env", "production", "--version", "v2")
+    run_id = sandbox.latest_run("v2")
+    sandbox.wait_for_step(run_id, "wait for approval (analysis starved inconclusive)")
+    assert sandbox.run("approve", run_id, "--comment", "low traffic, fine").returncode == 0
+    assert proc.wait(timeout=60) == 0
+    run = sandbox.json("runs", "show", run_id)
+    assert any(c["verdict"] == "inconclusive" for c in run["checks"])
+
+
+def test_inconclusive_fail_rolls_back(sandbox: Sandbox) -> None:
+    _starved(sandbox, "fail")
+    assert deploy(sandbox, "v1").returncode == 0
+    proc = deploy(sandbox, "v2")
+    assert proc.returncode == 1
+    run = sandbox.json("runs", "show", sandbox.latest_run("v2"))
+    assert run["status"] == "rolled_back"
+    assert "inconclusive for 3 evaluations" in run["error"]

@@ -88,8 +88,9 @@ def _run(ctx: ActionContext, analysis: str, seconds: float, canary: str,
             ctx.say(f"{analysis}: FAIL after {format_duration(round(now, 1))}: {verdict.reason}")
             raise CheckFailed(f"analysis {analysis} failed: {verdict.reason}")
         if verdict.verdict == "inconclusive" and config.inconclusive.action == "pause":
-            raise CheckFailed(f"analysis {analysis} inconclusive: {verdict.reason} "
-                              f"(inconclusive.action is pause: the rollout stops here)")
+            ctx.say(f"{analysis}: inconclusive, rollout paused: {verdict.reason}")
+            return {"verdict": "inconclusive", "paused": verdict.reason,
+                    "evaluations": evaluations}
         if now >= seconds:
             break
     assert verdict is not None

@@ -118,10 +118,10 @@ class Pipeline:
         self._sleep(seconds)
         self._runner(self.seq, "", "release", {})
 
-    def approval(self, timeout: float | None) -> dict[str, Any]:
+    def approval(self, timeout: float | None, label: str | None = None) -> dict[str, Any]:
         """Wait, durably, for `rollgate approve RUN`; fail when the timeout passes first."""
         limit = f" (up to {format_duration(timeout)})" if timeout else ""
-        name = f"wait for approval{limit}"
+        name = label or f"wait for approval{limit}"
         self.step(name, "hold", seconds=timeout or 0)
         if self._recv is None:
             raise RuntimeError("this pipeline cannot receive approvals")
@@ -141,9 +141,13 @@ class Pipeline:
 
         With ``probe_traffic``, both get rollgate's own probe requests (green before a switch).
         """
-        self.step(label or f"analysis {analysis} for {format_duration(seconds)}", "analyze",
-                  analysis=analysis, seconds=seconds, canary=self.plan.version,
-                  baseline=self.plan.live, probe_traffic=probe_traffic)
+        out = self.step(label or f"analysis {analysis} for {format_duration(seconds)}",
+                        "analyze", analysis=analysis, seconds=seconds,
+                        canary=self.plan.version, baseline=self.plan.live,
+                        probe_traffic=probe_traffic)
+        if out.get("paused"):
+            # inconclusive.action: pause — a person decides; no approval in time rolls back.
+            self.approval(None, f"wait for approval (analysis {analysis} inconclusive)")
 
     def hold(self, seconds: float) -> None:
         """Hold at the current weight, analysing in the background when configured."""
