@@ -6,7 +6,9 @@
     ├── NotFoundError             exit 2   a run, release or version that does not exist
     ├── RefusedError              exit 3   refused by a lock or a policy; says what to do
     │   └── LockedError           exit 3   another run holds the service+environment
+    │   └── BackupCorrupt         exit 3   a backup failed its checksum or its engine's check
     ├── TargetError               exit 1   the target could not start, stop or route a version
+    ├── DataError                 exit 1   a backup, restore or migration command failed
     └── CheckFailed               exit 1   a health check or smoke check did not pass
 
 Every error a user can cause carries a message that says what to do next.
@@ -85,3 +87,15 @@ class CheckFailed(RollgateError):
     """A health or smoke check did not pass."""
 
     code = "check_failed"
+
+
+class BackupCorrupt(RefusedError):
+    """A backup whose checksum or engine check fails: it is refused and nothing is touched."""
+
+    code = "backup_corrupt"
+
+
+class DataError(RollgateError):
+    """A backup, restore or migration did not succeed (the message says which and why)."""
+
+    code = "data_error"

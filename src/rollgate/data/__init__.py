@@ -1,0 +1,1 @@
+"""Data safety: backups (catalog and engines), migrations, restores."""
