@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
+
+from rollgate.errors import RollgateError, TargetError
 
 SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|DSN|_URL$)",
                          re.IGNORECASE)
 MASK = "********"
+REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_refs(value: str, where: str, error: type[RollgateError] = TargetError) -> str:
+    """Replace ``${NAME}`` with rollgate's environment variable NAME.
+
+    Secrets belong in the environment, not in the spec: the spec (and the snapshot each run
+    keeps of it) then holds only the reference. ``where`` names the spec field for the error.
+    """
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise error(f"{where} refers to ${{{name}}}, which is not set in rollgate's "
+                        f"environment; export {name} and try again")
+        return os.environ[name]
+
+    return REF.sub(fill, value)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The password of a connection URL, as a value to mask."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [password] if password and len(password) >= 2 else []
 
 
 def secret_values(env: Mapping[str, str]) -> list[str]:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from rollgate.demo.app import DATABASE_ENV
 from rollgate.demo.faults import FAULTS_ENV, Faults, FaultsFile, faults_for, write_faults
 from rollgate.demo.load import LoadLoop
 from rollgate.demo.process import DemoProcess, start_demo
@@ -184,3 +188,142 @@ def test_load_loop_records_connection_errors_as_status_0() -> None:
     summary = LoadLoop(f"http://127.0.0.1:{port}/", max_requests=5).start().wait(timeout=10)
     assert summary.by_status == {0: 5}
     assert summary.errors == 5
+
+
+# -- items in SQLite (DEMO_DATABASE) -----------------------------------------------------------
+
+ITEMS_TABLE = (
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, version TEXT, created_at TEXT)"
+)
+
+
+def sqlite_file(path: Path, *statements: str) -> Path:
+    """Create a SQLite file and run ``statements`` in it, as migrations would."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for statement in statements:
+            db.execute(statement)
+        db.commit()
+    return path
+
+
+def rows(path: Path, query: str) -> list[tuple[object, ...]]:
+    """Read a SQLite file directly, behind the app's back."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute(query).fetchall()
+
+
+@contextlib.contextmanager
+def demo_on(database: Path, version: str = "v1") -> Iterator[tuple[DemoProcess, httpx.Client]]:
+    """A demo process whose items are in ``database``, and a client for it."""
+    process = start_demo(version)
+    try:
+        with httpx.Client(base_url=process.url, trust_env=False, timeout=10) as http:
+            yield process, http
+    finally:
+        assert process.stop() == 0
+
+
+@pytest.fixture
+def database_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Point ``DEMO_DATABASE`` (inherited by demo processes) at a file under tmp_path."""
+    path = tmp_path / "demo.db"
+    monkeypatch.setenv(DATABASE_ENV, str(path))
+    return path
+
+
+def test_items_persist_in_sqlite_across_a_restart(database_env: Path) -> None:
+    sqlite_file(database_env, ITEMS_TABLE)
+    with demo_on(database_env, "v1") as (_, http):
+        health = http.get("/health")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "version": "v1", "database": "ok"}
+        assert http.get("/api/items").json() == {"items": []}
+        apple = http.post("/api/items", json={"name": "apple"})
+        pear = http.post("/api/items", json={"name": "pear"})
+        assert apple.status_code == pear.status_code == 201
+        assert {k: apple.json()[k] for k in ("id", "name", "version")} == {
+            "id": 1, "name": "apple", "version": "v1",
+        }  # fmt: skip
+        assert datetime.fromisoformat(apple.json()["created_at"]).tzinfo is not None
+        # No transaction is left open: another process can take the write lock at once.
+        with contextlib.closing(sqlite3.connect(database_env, timeout=0)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            other.rollback()
+    with demo_on(database_env, "v2") as (_, http):
+        assert http.get("/api/items").json() == {"items": [apple.json(), pear.json()]}
+        plum = http.post("/api/items", json={"name": "plum"}).json()
+        assert (plum["id"], plum["version"]) == (3, "v2")
+    assert rows(database_env, "SELECT id, name, version FROM items ORDER BY id") == [
+        (1, "apple", "v1"), (2, "pear", "v1"), (3, "plum", "v2"),
+    ]  # fmt: skip
+
+
+def test_a_database_without_the_items_table_answers_503_and_is_not_touched(
+    database_env: Path,
+) -> None:
+    sqlite_file(database_env, "CREATE TABLE other (x INTEGER)")
+    with demo_on(database_env) as (_, http):
+        for response in (http.get("/api/items"), http.post("/api/items", json={"name": "a"})):
+            assert response.status_code == 503
+            assert response.json()["error"] == "database not migrated: no table items"
+            assert "migrations" in response.json()["detail"]
+        assert http.get("/health").json()["database"] == "ok"  # reachable, just not migrated
+        assert rows(database_env, "SELECT name FROM sqlite_master") == [("other",)]
+
+        sqlite_file(database_env, ITEMS_TABLE)  # the migrations run while the app runs
+        assert http.post("/api/items", json={"name": "a"}).status_code == 201
+        assert [item["name"] for item in http.get("/api/items").json()["items"]] == ["a"]
+
+
+def test_a_database_that_cannot_be_opened_fails_health_and_is_not_created(
+    database_env: Path,
+) -> None:
+    with demo_on(database_env) as (process, http):
+        health = http.get("/health")
+        assert health.status_code == 503
+        body = health.json()
+        assert body.pop("detail")
+        assert body == {"status": "failing", "version": "v1", "database": "unreachable"}
+        items = http.get("/api/items")
+        assert items.status_code == 503
+        assert items.json()["error"].startswith("database unavailable")
+        assert not database_env.exists()  # never created by the app
+
+        database_env.write_bytes(b"this is not a SQLite file" * 100)
+        assert http.get("/health").json()["database"] == "unreachable"
+        assert http.post("/api/items", json={"name": "a"}).status_code == 503
+
+        database_env.unlink()
+        sqlite_file(database_env, ITEMS_TABLE)
+        assert http.get("/health").json()["database"] == "ok"
+        assert process.process.poll() is None
+
+
+def test_a_restore_through_the_backup_api_under_load_costs_no_errors(
+    database_env: Path, tmp_path: Path
+) -> None:
+    sqlite_file(database_env, ITEMS_TABLE)
+    names = [f"restored-{i}" for i in range(300)]
+    backup = sqlite_file(
+        tmp_path / "backup.db",
+        ITEMS_TABLE,
+        *(f"INSERT INTO items (name, version) VALUES ('{name}', 'v0')" for name in names),
+    )
+    with demo_on(database_env) as (process, http):
+        assert http.post("/api/items", json={"name": "lost in the restore"}).status_code == 201
+        with LoadLoop(f"{process.url}/api/items", concurrency=4, max_seconds=15) as load:
+            time.sleep(0.3)
+            for _ in range(5):
+                with (
+                    contextlib.closing(sqlite3.connect(backup)) as source,
+                    contextlib.closing(sqlite3.connect(database_env, timeout=10)) as target,
+                ):
+                    source.backup(target)
+                time.sleep(0.1)
+            time.sleep(0.3)
+        summary = load.summary()
+        assert summary.total > 20
+        assert summary.by_status == {200: summary.total}
+        restored = http.get("/api/items").json()["items"]
+        assert [item["name"] for item in restored] == names
+        assert http.get("/health").json()["database"] == "ok"

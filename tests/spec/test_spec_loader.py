@@ -64,7 +64,8 @@ def test_unknown_key_lists_allowed_keys(tmp_path: Path) -> None:
     found = problems(tmp_path, BASE.replace("port: 8000", "port: 8000\n    bogus: 1"))
     assert found == [
         "rollgate.yaml:6: services.api.bogus: unknown key "
-        "(allowed: command, port, replicas, env, workdir, health, stop_timeout, checks)"
+        "(allowed: command, port, replicas, env, workdir, health, stop_timeout, checks, "
+        "database)"
     ]
 
 
@@ -198,3 +199,27 @@ def test_no_interpolation_and_dates_stay_text() -> None:
     text = BASE.replace("port: 8000", "port: 8000\n    env: {HOME_DIR: $HOME, BUILT: 2024-01-31}")
     spec = parse_spec(text, "rollgate.yaml")
     assert spec.services["api"].env == {"HOME_DIR": "$HOME", "BUILT": "2024-01-31"}
+
+
+def test_database_mistakes_name_line_and_field(tmp_path: Path) -> None:
+    text = BASE.replace("port: 8000", "port: 8000\n    database: mian") + """\
+databases:
+  main:
+    engine: command
+    backup: mongodump --archive={file}
+    migrations:
+      kind: command
+      run: pnpm db:migrate
+      on_failure: downgrade
+"""
+    assert problems(tmp_path, text) == [
+        "rollgate.yaml:19: databases.main.migrations: on_failure: downgrade needs a "
+        "`downgrade` command"]
+    text = text.replace("on_failure: downgrade", "on_failure: restore")
+    assert problems(tmp_path, text) == [
+        "rollgate.yaml:16: databases.main: engine command needs restore (commands using {file})"]
+    text = text.replace("    backup: mongodump", "    restore: mongorestore --archive={file}\n"
+                        "    backup: mongodump")
+    assert problems(tmp_path, text) == [
+        "rollgate.yaml:6: services.api.database: unknown database 'mian' (did you mean "
+        "'main'?)"]

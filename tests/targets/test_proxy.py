@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -51,39 +50,6 @@ def free_port() -> int:
 def dead_url() -> str:
     """A loopback URL nothing listens on: connecting to it is refused."""
     return f"http://127.0.0.1:{free_port()}"
-
-
-@pytest.fixture(scope="module")
-def v1() -> Iterator[DemoProcess]:
-    demo = start_demo("v1")
-    yield demo
-    demo.stop()
-
-
-@pytest.fixture(scope="module")
-def v2() -> Iterator[DemoProcess]:
-    demo = start_demo("v2")
-    yield demo
-    demo.stop()
-
-
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[ProxyInfo]:
-    info = start_proxy("127.0.0.1:0", tmp_path / "proxy.json", tmp_path / "proxy.log")
-    yield info
-    stop_proxy(info.pid)
-
-
-@pytest.fixture
-def admin(proxy: ProxyInfo) -> Iterator[ProxyClient]:
-    with ProxyClient(proxy.admin_url) as client:
-        yield client
-
-
-@pytest.fixture
-def http(proxy: ProxyInfo) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://{proxy.listen}", trust_env=False, timeout=10) as client:
-        yield client
 
 
 def test_ready_proxy_reports_health_and_writes_state(

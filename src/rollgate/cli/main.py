@@ -14,7 +14,7 @@ from typing import Annotated
 import click
 import typer
 
-from rollgate.cli import runs_cmds, spec_cmds, target_cmds
+from rollgate.cli import data_cmds, runs_cmds, spec_cmds, target_cmds
 from rollgate.cli.common import app_state
 from rollgate.cli.render import err_console
 from rollgate.engine.runtime import exit_abandoning
@@ -41,6 +41,7 @@ def _root(
 spec_cmds.register(app)
 runs_cmds.register(app)
 target_cmds.register(app)
+data_cmds.register(app)
 
 
 def main() -> None:

@@ -44,9 +44,17 @@ def register(app: typer.Typer) -> None:
         version: Annotated[str, typer.Option("--version", "-v", help="version to deploy")],
         wait: Annotated[bool, typer.Option(help="wait for an active run instead of refusing")
                         ] = False,
+        allow_destructive: Annotated[bool, typer.Option(
+            "--allow-destructive", help="let migrations drop or rewrite tables and columns")
+        ] = False,
         as_json: Json = False,
     ) -> None:
-        """Deploy a version with the environment's strategy; exit 0 when live and healthy."""
+        """Deploy a version with the environment's strategy; exit 0 when live and healthy.
+
+        A service with a database is backed up first; pending migrations are checked (a
+        destructive plan is refused without --allow-destructive) and applied before the new
+        version starts. A failed migration restores the backup and the run fails.
+        """
         app_state.json_errors = as_json
         project = app_state.project()
         rt = app_state.runtime()
@@ -56,7 +64,7 @@ def register(app: typer.Typer) -> None:
 
         run_id = service.deploy(rt, project, service=service_name, environment=env,
                                 version=version, actor=service.default_actor(), wait=wait,
-                                on_wait=waiting)
+                                on_wait=waiting, allow_destructive=allow_destructive)
         run = follow(rt, run_id, quiet=as_json)
         if as_json:
             with rt.db.session() as s:
@@ -67,28 +75,53 @@ def register(app: typer.Typer) -> None:
     def rollback(
         service_name: Annotated[str, typer.Argument(metavar="SERVICE")],
         env: Env,
+        app_only: Annotated[bool, typer.Option(
+            "--app-only", help="the app only, data untouched (the default)")] = False,
+        db_only: Annotated[bool, typer.Option(
+            "--db-only", help="restore the database only (--backup-id or --latest)")] = False,
+        full: Annotated[bool, typer.Option(
+            "--full", help="app and database together (default backup: the one taken when "
+            "the live version was deployed)")] = False,
         to: Annotated[str | None, typer.Option("--to", help="version to roll back to")] = None,
+        backup_id: Annotated[str | None, typer.Option(
+            "--backup-id", help="backup to restore (--db-only, --full)")] = None,
         latest: Annotated[bool, typer.Option(
-            "--latest", help="the version live before the current one (the default)")] = False,
+            "--latest", help="app: the version live before (the default); with --db-only or "
+            "--full: the newest backup")] = False,
         reason: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
         as_json: Json = False,
     ) -> None:
-        """Roll the app back to the previous version (or --to VERSION), with a reason."""
+        """Roll back the app (default), the database (--db-only) or both (--full), with a reason.
+
+        The impact is shown before you confirm; every rollback leaves a JSON record in
+        .rollgate/logs/ and in the store.
+        """
         app_state.json_errors = as_json
+        if sum([app_only, db_only, full]) > 1:
+            raise UsageError("--app-only, --db-only and --full exclude each other; give one")
+        scope = "db" if db_only else "full" if full else "app"
         if to and latest:
             raise UsageError("--to and --latest exclude each other; give one")
         project = app_state.project()
         rt = app_state.runtime()
-        live, target = service.rollback_target(rt, project, service=service_name,
-                                               environment=env, to=to)
+        plan = service.plan_rollback(rt, project, service=service_name, environment=env,
+                                     scope=scope, to=to, backup_id=backup_id,
+                                     latest_backup=latest and scope != "app")
         if not yes:
             if not console.is_terminal:
                 raise UsageError("rollback needs confirmation: add --yes when not on a terminal")
-            typer.confirm(f"Roll {service_name} in {env} back from {live} to {target} "
-                          f"(app only, data untouched)?", abort=True)
+            console.print(f"[bold]{scope} rollback of {service_name} in {env}[/]")
+            for line in plan.impact:
+                console.print(f"  • {line}", markup=False, soft_wrap=True)
+            typer.confirm("Go ahead?", abort=True)
+        elif not as_json:
+            for line in plan.impact:
+                err_console.print(f"  • {line}", markup=False, soft_wrap=True)
         run_id = service.rollback(rt, project, service=service_name, environment=env,
-                                  to=target, reason=reason, actor=service.default_actor())
+                                  to=None if scope == "db" else plan.to, reason=reason,
+                                  actor=service.default_actor(),
+                                  scope=scope, backup_id=plan.backup.id if plan.backup else None)
         run = follow(rt, run_id, quiet=as_json)
         if as_json:
             with rt.db.session() as s:

@@ -8,7 +8,8 @@ from typing import Any
 
 from dbos import DBOS
 
-import rollgate.engine.analyze  # noqa: F401  (registers the analyze action)
+import rollgate.engine.analyze  # registers the analyze action
+import rollgate.engine.data_actions  # registers the database actions  # noqa: F401
 from rollgate.engine.actions import ACTIONS, ActionContext, target_for
 from rollgate.engine.context import current
 from rollgate.errors import RollgateError
@@ -17,6 +18,7 @@ from rollgate.spec.models import Spec
 from rollgate.store import runs as run_store
 from rollgate.strategies import STRATEGIES
 from rollgate.strategies.base import Pipeline, Plan, StepFailed
+from rollgate.strategies.data import DataFailure, before_deploy, restore_rollback
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +40,20 @@ def plan_step(run_id: str) -> dict[str, Any]:
     run, spec = ctx.run, ctx.spec
     env = spec.environments[run.environment]
     svc = spec.services[run.service]
+    database = spec.databases.get(svc.database) if svc.database else None
     plan = Plan(
         run_id=run_id, kind=run.kind, service=run.service, environment=run.environment,
         version=run.version, replicas=svc.replicas, live=found["live"],
         live_instances=found["live_instances"],
         checks=list(dict.fromkeys([*svc.checks, *env.checks])),
         strategy=env.strategy.model_dump(), auto_rollback=env.policies.auto_rollback,
+        database=svc.database,
+        migrations=bool(database and database.migrations),
+        backup_on_deploy=bool(database and database.backup_on_deploy),
+        on_failure=database.migrations.on_failure if database and database.migrations
+        else "restore",
+        maintenance_message=database.maintenance_message if database else "",
+        params=dict(run.params or {}),
     )
     ctx.say(f"strategy {run.strategy}, {plan.replicas} replica(s), "
             f"{len(plan.checks)} post-deploy check(s)")
@@ -118,17 +128,23 @@ def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, An
 
 
 @DBOS.step(name="rollgate.finish")
-def finish_step(run_id: str, status: str, error: str | None) -> str:
-    """Record the run's end state and free its lock."""
+def finish_step(run_id: str, status: str, error: str | None,
+                record: dict[str, Any] | None = None) -> str:
+    """Record the run's end state and free its lock; a rollback also leaves a record."""
+    from rollgate.runs.records import write_rollback_record
+    from rollgate.store import audit
+
     rt = current()
     with rt.db.session() as s:
         run = run_store.transition(session=s, run_id=run_id, to=status, error=error)
-        from rollgate.store import audit
-
         audit.record(session=s, actor=run.actor, action=f"run.{status}",
                      target=f"{run.service}/{run.environment}",
                      detail={"run": run_id, "kind": run.kind, "version": run.version,
                              "error": error})
+    if record is None and status == run_store.ROLLED_BACK:
+        record = {"scope": "app", "trigger": "auto", "backup_id": None}
+    if record is not None:
+        write_rollback_record(rt.db, rt.state_dir, run_id, **record)
     return status
 
 
@@ -145,11 +161,31 @@ def run_workflow(run_id: str) -> str:
         sleeper=DBOS.sleep,
         receiver=lambda topic, timeout: DBOS.recv(topic, timeout_seconds=timeout),
     )
+    scope = str(plan.params.get("scope") or "app")
     try:
-        STRATEGIES[str(plan.strategy["kind"])](pipe)
+        if plan.kind == "deploy" and plan.database:
+            before_deploy(pipe)
+        if plan.kind == "rollback" and scope in ("db", "full"):
+            restore_rollback(pipe)
+        else:
+            STRATEGIES[str(plan.strategy["kind"])](pipe)
+    except DataFailure as failure:
+        record: dict[str, Any] | None = {"scope": "db", "trigger": "auto",
+                                          "backup_id": pipe.backup_id}
+        if plan.kind == "rollback":
+            record = _record(plan, scope)
+        elif not failure.undone:
+            record = None
+        return str(finish_step(run_id, run_store.FAILED, failure.reason, record))
     except StepFailed as failure:
         return str(_recover(pipe, failure))
-    return str(finish_step(run_id, run_store.SUCCEEDED, None))
+    done = _record(plan, scope) if plan.kind == "rollback" else None
+    return str(finish_step(run_id, run_store.SUCCEEDED, None, done))
+
+
+def _record(plan: Plan, scope: str) -> dict[str, Any]:
+    """What a rollback record says of an asked-for rollback."""
+    return {"scope": scope, "trigger": "manual", "backup_id": plan.params.get("backup_id")}
 
 
 def _recover(pipe: Pipeline, failure: StepFailed) -> str:
@@ -157,6 +193,12 @@ def _recover(pipe: Pipeline, failure: StepFailed) -> str:
     reason = f"{failure.step} failed: {failure.error}"
     if failure.cancelled:
         reason = f"cancelled during {failure.step}"
+    if pipe.migrated:
+        reason += (f"; database {plan.database} stays migrated (restore point {pipe.backup_id}: "
+                   f"`rollgate rollback {plan.service} --env {plan.environment} --db-only "
+                   f"--backup-id {pipe.backup_id}`)")
+    record = (_record(plan, str(plan.params.get("scope") or "app"))
+              if plan.kind == "rollback" else None)
     pipe.cleanup = True
     restore = pipe.touched and plan.live is not None and (plan.auto_rollback or failure.cancelled)
     try:
@@ -176,14 +218,14 @@ def _recover(pipe: Pipeline, failure: StepFailed) -> str:
         new = [i for i in pipe.started if i not in plan.live_instances]
         pipe.stop(f"{'rollback: ' if restore else ''}stop {plan.version}", new)
     except StepFailed as second:
-        return str(finish_step(plan.run_id, run_store.FAILED,
-                               f"{reason}; then {second.step} failed too: {second.error}"))
+        error = f"{reason}; then {second.step} failed too: {second.error}"
+        return str(finish_step(plan.run_id, run_store.FAILED, error, record))
     if failure.cancelled:
-        return str(finish_step(plan.run_id, run_store.CANCELLED, reason))
+        return str(finish_step(plan.run_id, run_store.CANCELLED, reason, record))
     if restore:
         return str(finish_step(plan.run_id, run_store.ROLLED_BACK,
-                               f"{reason}; rolled back to {plan.live}"))
+                               f"{reason}; rolled back to {plan.live}", record))
     if pipe.touched:
-        return str(finish_step(plan.run_id, run_store.FAILED, reason))
+        return str(finish_step(plan.run_id, run_store.FAILED, reason, record))
     left = f"; traffic stays on {plan.live}" if plan.live else ""
-    return str(finish_step(plan.run_id, run_store.FAILED, reason + left))
+    return str(finish_step(plan.run_id, run_store.FAILED, reason + left, record))

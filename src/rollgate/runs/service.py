@@ -8,13 +8,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import LockedError, NotFoundError, RefusedError, UsageError
 from rollgate.spec.models import Spec
 from rollgate.store import audit, executors, inventory
+from rollgate.store import backups as backup_store
 from rollgate.store import runs as run_store
-from rollgate.store.tables import Run
+from rollgate.store.tables import Backup, Run
 from rollgate.targets.local.target import LocalTarget
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ def default_actor() -> str:
 def create_run(
     rt: Runtime, project: Project, *, kind: str, service: str, environment: str, version: str,
     actor: str, reason: str | None, wait: bool = False, on_wait: object = None,
+    params: dict[str, Any] | None = None,
 ) -> str:
     """Create a run holding the target's lock; with ``wait``, wait for the lock to free."""
     project.check_target(service, environment)
@@ -67,10 +70,12 @@ def create_run(
                     version=version, from_version=live.version if live else None,
                     strategy=env.strategy.kind, actor=actor, reason=reason,
                     spec=project.spec.model_dump(mode="json"), spec_dir=str(project.spec_dir),
+                    params=params,
                 )
                 audit.record(session=s, actor=actor, action=f"{kind}.requested",
                              target=f"{service}/{environment}",
-                             detail={"run": run.id, "version": version, "reason": reason})
+                             detail={"run": run.id, "version": version, "reason": reason,
+                                     **(params or {})})
                 return run.id
         except LockedError as locked:
             if not wait:
@@ -93,10 +98,13 @@ def start(rt: Runtime, run_id: str) -> None:
 
 
 def deploy(rt: Runtime, project: Project, *, service: str, environment: str, version: str,
-           actor: str, wait: bool = False, on_wait: object = None) -> str:
+           actor: str, wait: bool = False, on_wait: object = None,
+           allow_destructive: bool = False) -> str:
     """Start a deploy run of ``version``; returns the run id."""
+    params = {"allow_destructive": True} if allow_destructive else None
     run_id = create_run(rt, project, kind="deploy", service=service, environment=environment,
-                        version=version, actor=actor, reason=None, wait=wait, on_wait=on_wait)
+                        version=version, actor=actor, reason=None, wait=wait, on_wait=on_wait,
+                        params=params)
     start(rt, run_id)
     return run_id
 
@@ -130,15 +138,125 @@ def rollback_target(rt: Runtime, project: Project, *, service: str, environment:
     return live.version, candidates[0]
 
 
+SCOPES = ("app", "db", "full")
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback will do, said before anyone confirms it."""
+
+    scope: str
+    live: str
+    to: str
+    database: str | None
+    backup: Backup | None
+    impact: list[str]
+
+    def params(self) -> dict[str, Any]:
+        """The run parameters of this rollback."""
+        return {"scope": self.scope, "backup_id": self.backup.id if self.backup else None,
+                "database": self.database}
+
+
+def plan_rollback(rt: Runtime, project: Project, *, service: str, environment: str,
+                  scope: str = "app", to: str | None = None, backup_id: str | None = None,
+                  latest_backup: bool = False) -> RollbackPlan:
+    """Resolve a rollback (versions, backup) and state its impact; refuse what cannot work."""
+    if scope not in SCOPES:
+        raise UsageError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    project.check_target(service, environment)
+    if scope == "app":
+        if backup_id or latest_backup:
+            raise UsageError("--backup-id and --latest-backup restore data: add --db-only or "
+                             "--full (an app-only rollback leaves data untouched)")
+        live, target = rollback_target(rt, project, service=service, environment=environment,
+                                       to=to)
+        return RollbackPlan("app", live, target, None, None, [
+            f"{service} in {environment} goes back from {live} to {target}",
+            "data is untouched (migrations already applied stay applied)"])
+    database = project.spec.services[service].database
+    if database is None:
+        raise UsageError(f"{service} has no database in the spec (services.{service}.database)"
+                         "; only an app-only rollback (--app-only) is possible")
+    if scope == "db":
+        if to:
+            raise UsageError("--to picks an app version: use --full to roll back app and data")
+        with rt.db.session() as s:
+            live_row = inventory.deployment(session=s, service=service, environment=environment)
+        if live_row is None:
+            raise RefusedError(f"no version of {service} is live in {environment}; restore the "
+                               "database with `rollgate backup restore ID` instead")
+        live = target = live_row.version
+    else:
+        live, target = rollback_target(rt, project, service=service, environment=environment,
+                                       to=to)
+    backup = _rollback_backup(rt, service, environment, database, backup_id, latest_backup,
+                              scope)
+    impact = [
+        f"all data written to {database} in {environment} since "
+        f"{backup.created_at:%Y-%m-%d %H:%M:%S} UTC will be lost (restored from {backup.id}, "
+        f"schema revision {backup.schema_revision or 'unknown'})",
+        f"{service} answers 503 (maintenance) while the database is restored",
+    ]
+    if scope == "full":
+        impact.insert(0, f"{service} in {environment} goes back from {live} to {target}")
+        if backup.version and backup.version != target:
+            impact.append(f"note: {backup.id} was taken while {backup.version} was live, "
+                          f"not {target}")
+    else:
+        impact.append(f"{service} stays at {live}: it may fail if it needs the newer schema")
+    return RollbackPlan(scope, live, target, database, backup, impact)
+
+
+def _rollback_backup(rt: Runtime, service: str, environment: str, database: str,
+                     backup_id: str | None, latest_backup: bool, scope: str) -> Backup:
+    """The backup a db or full rollback restores: given, latest, or the live release's."""
+    if backup_id and latest_backup:
+        raise UsageError("--backup-id and --latest-backup exclude each other; give one")
+    with rt.db.session() as s:
+        if backup_id:
+            row = backup_store.get(session=s, backup_id=backup_id)
+            if (row.database, row.environment) != (database, environment):
+                raise RefusedError(f"{row.id} is a backup of {row.database}/{row.environment},"
+                                   f" not of {database}/{environment}")
+            return row
+        if latest_backup:
+            found = backup_store.latest(session=s, database=database, environment=environment)
+            if found is None:
+                raise RefusedError(f"{database} has no backup in {environment}; take one with "
+                                   f"`rollgate backup create --env {environment}`")
+            return found
+        if scope == "db":
+            raise UsageError("a db-only rollback needs --backup-id ID or --latest-backup "
+                             "(see `rollgate backup list`)")
+        live = inventory.deployment(session=s, service=service, environment=environment)
+        point = backup_store.of_run(session=s, run_id=live.run_id, database=database) \
+            if live else None
+        if point is None:
+            raise RefusedError(f"no backup was taken when the live version of {service} was "
+                               f"deployed; give --backup-id ID (see `rollgate backup list`)")
+        return point
+
+
 def rollback(rt: Runtime, project: Project, *, service: str, environment: str,
-             to: str | None, reason: str | None, actor: str) -> str:
-    """Start a rollback run; returns the run id."""
+             to: str | None, reason: str | None, actor: str, scope: str = "app",
+             backup_id: str | None = None, latest_backup: bool = False) -> str:
+    """Start a rollback run (app, db or full); returns the run id."""
     env = project.spec.environments.get(environment)
     if env is not None and env.policies.require_reason and not (reason and reason.strip()):
         raise UsageError("a rollback needs a reason: add --reason \"what went wrong\"")
-    _, target = rollback_target(rt, project, service=service, environment=environment, to=to)
+    plan = plan_rollback(rt, project, service=service, environment=environment, scope=scope,
+                         to=to, backup_id=backup_id, latest_backup=latest_backup)
+    if plan.backup is not None and plan.database is not None:
+        # A damaged backup is refused here, before a run starts or maintenance goes on.
+        from rollgate.data import catalog
+        from rollgate.data.target import DataTarget
+
+        t = DataTarget.resolve(project.spec, project.spec_dir, rt.state_dir, plan.database,
+                               environment)
+        catalog.verify(rt.db, t, plan.backup.id)
     run_id = create_run(rt, project, kind="rollback", service=service, environment=environment,
-                        version=target, actor=actor, reason=reason)
+                        version=plan.to, actor=actor, reason=reason, params=plan.params())
     start(rt, run_id)
     return run_id
 

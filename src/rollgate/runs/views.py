@@ -18,7 +18,7 @@ def run_dict(run: Run, steps: list[Step] | None = None,
         "reason": run.reason, "actor": run.actor, "error": run.error,
         "executor_id": run.executor_id, "cancel_requested": run.cancel_requested,
         "created_at": run.created_at, "started_at": run.started_at,
-        "finished_at": run.finished_at,
+        "finished_at": run.finished_at, "params": run.params or {},
     }
     if steps is not None:
         data["steps"] = [step_dict(s) for s in steps]

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from rollgate.spec.analysis import Analysis
 from rollgate.spec.base import NAME, Model, Name
+from rollgate.spec.data import Database
 from rollgate.spec.durations import Duration
 from rollgate.spec.metrics import BuiltinMetrics, MetricsConfig
 
@@ -53,6 +54,9 @@ class Service(Model):
     stop_timeout: Duration = Field(10.0, description="grace period after SIGTERM")
     checks: list[Name] = Field(
         default_factory=list, description="names of checks run after each deploy"
+    )
+    database: Name | None = Field(
+        None, description="the database (from `databases`) this service migrates and restores"
     )
 
 
@@ -207,6 +211,11 @@ class Environment(Model):
     checks: list[Name] = Field(
         default_factory=list, description="names of checks run after each deploy here"
     )
+    databases: dict[Name, str] = Field(
+        default_factory=dict,
+        description="connection URL per database here, overriding databases.NAME.url "
+        "(${NAME} is read from the environment)",
+    )
 
 
 class HttpCheck(Model):
@@ -255,6 +264,9 @@ class Spec(Model):
         default_factory=dict,
         description="named analyses that canary steps, `analysis:` and `watch:` refer to",
     )
+    databases: dict[Name, Database] = Field(
+        default_factory=dict, description="databases services use: backups and migrations"
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> Spec:
@@ -262,6 +274,9 @@ class Spec(Model):
         problems: list[str] = []
         for svc_name, svc in self.services.items():
             problems += _unknown(f"services.{svc_name}.checks", svc.checks, self.checks, "check")
+            if svc.database and svc.database not in self.databases:
+                hint = _unknown_name(svc.database, self.databases, "database")
+                problems.append(f"services.{svc_name}.database: {hint}")
         for env_name, env in self.environments.items():
             where = f"environments.{env_name}"
             problems += _unknown(f"{where}.checks", env.checks, self.checks, "check")
@@ -269,6 +284,10 @@ class Spec(Model):
                 if port_svc not in self.services:
                     hint = _unknown_name(port_svc, self.services, "service")
                     problems.append(f"{where}.ports.{port_svc}: {hint}")
+            for db_name in env.databases:
+                if db_name not in self.databases:
+                    hint = _unknown_name(db_name, self.databases, "database")
+                    problems.append(f"{where}.databases.{db_name}: {hint}")
             for path, name in _analysis_refs(env.strategy):
                 if name not in self.analyses:
                     hint = _unknown_name(name, self.analyses, "analysis")
@@ -276,6 +295,11 @@ class Spec(Model):
         if problems:
             raise PydanticCustomError("unknown_reference", "\n".join(problems))
         return self
+
+    def database_url(self, database: str, environment: str) -> str | None:
+        """The connection URL of ``database`` in ``environment`` (``${NAME}`` not filled)."""
+        return self.environments[environment].databases.get(
+            database, self.databases[database].url)
 
     def public_port(self, service: str, environment: str) -> int:
         """The port users reach ``service`` on in ``environment``."""

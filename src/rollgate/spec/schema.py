@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticUndefined
 
-from rollgate.spec import analysis, metrics, models
+from rollgate.spec import analysis, data, metrics, models
 from rollgate.spec.base import Model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -19,7 +19,7 @@ def json_schema() -> dict[str, Any]:
     _add_defaults(schema, models.Spec)
     by_name = {
         cls.__name__: cls
-        for module in (models, analysis, metrics)
+        for module in (models, analysis, metrics, data)
         for cls in vars(module).values()
         if isinstance(cls, type) and issubclass(cls, Model)
     }

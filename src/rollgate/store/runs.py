@@ -50,6 +50,7 @@ def create_run(
     reason: str | None,
     spec: dict[str, Any],
     spec_dir: str,
+    params: dict[str, Any] | None = None,
 ) -> Run:
     """Create a pending run holding the service+environment lock, or raise LockedError."""
     run = Run(
@@ -65,6 +66,7 @@ def create_run(
         actor=actor,
         spec=spec,
         spec_dir=spec_dir,
+        params=params,
         cancel_requested=False,
         created_at=now(),
     )

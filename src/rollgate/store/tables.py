@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -73,6 +83,9 @@ class Run(Base):
     spec: Mapped[dict[str, Any]]
     spec_dir: Mapped[str] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    # What a rollback restores: {"scope": "app"|"db"|"full", "backup_id", ...}; deploys:
+    # {"allow_destructive": bool}.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
@@ -207,3 +220,52 @@ class AnalysisCheck(Base):
     statistic_value: Mapped[float | None]
     p_value: Mapped[float | None]
     summary: Mapped[str] = mapped_column(Text)
+
+
+class Backup(Base):
+    """A verified backup of a database in an environment (the catalog; a .meta.json mirrors it)."""
+
+    __tablename__ = "backups"
+    __table_args__ = (Index("ix_backups_target", "database", "environment", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    database: Mapped[str] = mapped_column(String(64))
+    environment: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    schema_revision: Mapped[str | None] = mapped_column(String(128))
+    check_summary: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    service: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(128))
+    retention: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    pruned_at: Mapped[datetime | None]
+
+
+class Rollback(Base):
+    """One rollback: app, db or full; asked for or automatic; why, what and with which backup."""
+
+    __tablename__ = "rollbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    environment: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(8))
+    trigger: Mapped[str] = mapped_column(String(16))
+    from_version: Mapped[str | None] = mapped_column(String(128))
+    to_version: Mapped[str | None] = mapped_column(String(128))
+    backup_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    record_path: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rollgate.spec.durations import format_duration
@@ -39,6 +39,14 @@ class Plan:
     checks: list[str]
     strategy: dict[str, Any]
     auto_rollback: bool
+    # The service's database, when it has one (defaults keep older journaled plans readable).
+    database: str | None = None
+    migrations: bool = False
+    backup_on_deploy: bool = False
+    on_failure: str = "restore"
+    maintenance_message: str = ""
+    # The run's parameters: rollback scope and backup, --allow-destructive.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -55,6 +63,8 @@ class Pipeline:
         self.touched = False  # traffic moved or the live version was stopped
         self.live_stopped = False  # the live version's instances were stopped
         self.started: list[str] = []  # instances of the new version this run started
+        self.backup_id: str | None = None  # the backup this run took before migrating
+        self.migrated = False  # the database was migrated by this run
 
     def step(self, name: str, action: str, **kwargs: Any) -> dict[str, Any]:
         """Run one journaled step; raise StepFailed when it fails."""

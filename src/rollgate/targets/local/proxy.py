@@ -6,6 +6,7 @@
 The admin listener binds first, then the public one; once both listen, the proxy writes
 the state file and prints one JSON line, ``{"event": "ready", "listen", "admin", "pid"}``.
 SIGTERM or SIGINT stops accepting, lets in-flight requests finish for up to 10 s and exits.
+Routes and maintenance mode are resumed from the state file when it exists.
 uvloop is used when installed (about 10% less CPU per request); asyncio's loop otherwise.
 """
 
@@ -27,6 +28,7 @@ from aiohttp import web
 
 from rollgate.targets.local.proxy_admin import build_admin_app
 from rollgate.targets.local.proxy_forward import Forwarder, new_session
+from rollgate.targets.local.proxy_maintenance import Maintenance
 from rollgate.targets.local.proxy_metrics import build_registry, render
 from rollgate.targets.local.proxy_routes import RouteTable
 from rollgate.targets.local.proxy_state import ProxyState, read_state, write_state
@@ -50,13 +52,16 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 class ProxyServer:
-    """The routing table, statistics and both listeners of one proxy process."""
+    """The routing table, maintenance mode, statistics and both listeners of one proxy."""
 
-    def __init__(self, state_path: Path, table: RouteTable) -> None:
+    def __init__(
+        self, state_path: Path, table: RouteTable, maintenance: Maintenance | None = None
+    ) -> None:
         self._state_path = state_path
         self._table = table
+        self._maintenance = maintenance
         self._stats = ProxyStats()
-        self._registry = build_registry(self._stats, self.routes)
+        self._registry = build_registry(self._stats, self.routes, self.maintenance)
         self._started = time.monotonic()
         self.listen = ""
         self.admin = ""
@@ -70,6 +75,27 @@ class ProxyServer:
         self._table = table
         self._save()
         log.info("routes replaced: %s", json.dumps(table.to_json()["backends"]))
+
+    def maintenance(self) -> Maintenance | None:
+        """Return the maintenance state; ``None`` while traffic is forwarded."""
+        return self._maintenance
+
+    def set_maintenance(self, message: str | None) -> Maintenance | None:
+        """Turn maintenance on with ``message`` (or off with ``None``) in one assignment, save it.
+
+        Changing the message while on keeps ``since``. Requests already forwarded finish.
+        """
+        current = self._maintenance
+        if message is None:
+            self._maintenance = None
+            if current is not None:
+                log.info("maintenance off after %.1f s", time.time() - current.since)
+        else:
+            since = current.since if current is not None else time.time()
+            self._maintenance = Maintenance(message=message, since=since)
+            log.info("maintenance on: %s", json.dumps(message))
+        self._save()
+        return self._maintenance
 
     def health(self) -> dict[str, Any]:
         """Return the admin health body."""
@@ -92,7 +118,11 @@ class ProxyServer:
 
     def _save(self) -> None:
         state = ProxyState(
-            pid=os.getpid(), listen=self.listen, admin=self.admin, backends=self._table.backends
+            pid=os.getpid(),
+            listen=self.listen,
+            admin=self.admin,
+            backends=self._table.backends,
+            maintenance=self._maintenance,
         )
         write_state(self._state_path, state)
 
@@ -105,7 +135,7 @@ class ProxyServer:
         session = new_session()
         public_runner = web.ServerRunner(
             web.Server(
-                Forwarder(session, self._stats, self.routes),
+                Forwarder(session, self._stats, self.routes, self.maintenance),
                 access_log=None,
                 auto_decompress=False,
             ),
@@ -153,13 +183,16 @@ async def _serve(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise ProxyStartError(f"{exc}; fix or delete it to start with no routes") from exc
     table = RouteTable(previous.backends if previous else ())
+    maintenance = previous.maintenance if previous else None
     if previous:
         log.info("resuming %d backend(s) from %s", len(table.backends), state_path)
+    if maintenance is not None:
+        log.info("resuming in maintenance mode: %s", json.dumps(maintenance.message))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await ProxyServer(state_path, table).run(args.listen, args.admin, stop)
+    await ProxyServer(state_path, table, maintenance).run(args.listen, args.admin, stop)
 
 
 def _address(text: str) -> tuple[str, int]:

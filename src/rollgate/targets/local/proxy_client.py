@@ -63,6 +63,23 @@ class ProxyClient:
         body: dict[str, Any] = self._request("GET", "/stats", params=params).json()
         return body
 
+    def maintenance(self) -> dict[str, Any] | None:
+        """Return ``{"message", "since"}`` while maintenance mode is on, else ``None``."""
+        body = self._request("GET", "/maintenance").json()
+        return _maintenance_of(body, self.admin_url)
+
+    def set_maintenance(self, message: str) -> None:
+        """Turn maintenance mode on: the public port answers 503 with ``message``.
+
+        Changing the message while on keeps ``since``. ``TargetError`` if the proxy refuses
+        the message (empty or longer than 500 characters).
+        """
+        self._request("PUT", "/maintenance", json={"message": message})
+
+    def clear_maintenance(self) -> None:
+        """Turn maintenance mode off: traffic goes to the routed backends again."""
+        self._request("DELETE", "/maintenance")
+
     def health(self) -> dict[str, Any]:
         """Return the proxy's health body (status, pid, listen, admin)."""
         body: dict[str, Any] = self._request("GET", "/health").json()
@@ -82,12 +99,30 @@ class ProxyClient:
             ) from exc
         if response.status_code == 400:
             raise TargetError(f"the proxy refused {method} {path}: {_detail(response)}")
+        if response.status_code in (404, 405):
+            # Proxies outlive rollgate: one started by an older rollgate lacks newer endpoints.
+            raise TargetError(
+                f"the proxy at {self.admin_url} does not know {method} {path}; it was started "
+                "by an older rollgate: stop it and start it again (it keeps its routes)"
+            )
         if response.status_code != 200:
             raise TargetError(
                 f"the proxy answered {method} {path} with HTTP {response.status_code}: "
                 f"{_detail(response)}; check the proxy log"
             )
         return response
+
+
+def _maintenance_of(body: object, admin_url: str) -> dict[str, Any] | None:
+    """Return the ``maintenance`` value of a ``GET /maintenance`` body, checked."""
+    if isinstance(body, dict) and "maintenance" in body:
+        value = body["maintenance"]
+        if value is None or (isinstance(value, dict) and "message" in value):
+            return value
+    raise TargetError(
+        f"the proxy at {admin_url} sent a maintenance state rollgate cannot read; "
+        "is that port really a rollgate proxy admin API (and as new as this rollgate)?"
+    )
 
 
 def _detail(response: httpx.Response) -> str:

@@ -2,6 +2,7 @@
 
 This runs for every request, so it avoids aiohttp's router and middlewares (it is a
 low-level ``web.Server`` handler), reads small bodies in one go and streams the rest.
+In maintenance mode it answers 503 itself instead, before any backend is picked.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from aiohttp import (
 from multidict import CIMultiDict
 from yarl import URL
 
+from rollgate.targets.local.proxy_maintenance import (
+    MAINTENANCE_HEADER,
+    RETRY_AFTER_SECONDS,
+    Maintenance,
+)
 from rollgate.targets.local.proxy_routes import Backend, RouteTable
 from rollgate.targets.local.proxy_stats import ProxyStats
 
@@ -88,6 +94,14 @@ def json_response(status: int, body: dict[str, Any], version: str | None = None)
     return response
 
 
+def maintenance_response(maintenance: Maintenance) -> web.Response:
+    """Return the 503 every public request gets while maintenance mode is on."""
+    response = json_response(503, {"error": "maintenance", "message": maintenance.message})
+    response.headers[hdrs.RETRY_AFTER] = str(RETRY_AFTER_SECONDS)
+    response.headers[MAINTENANCE_HEADER] = "1"
+    return response
+
+
 def _retryable(exc: BaseException, request: web.BaseRequest, body: object) -> bool:
     """True if nothing of the request can have been acted on, so another backend may take it."""
     if isinstance(exc, _CONNECT_ERRORS):
@@ -110,18 +124,31 @@ def _drop_connection_tokens(headers: CIMultiDict[str], names: tuple[str, ...]) -
 
 
 class Forwarder:
-    """Handles one public request: weighted pick, one retry on connect failure, relay."""
+    """Handles one public request: weighted pick, one retry on connect failure, relay.
+
+    ``maintenance`` is read once per request: while it returns a value, requests are
+    answered by :func:`maintenance_response` and counted apart from every version.
+    """
 
     def __init__(
-        self, session: ClientSession, stats: ProxyStats, routes: Callable[[], RouteTable]
+        self,
+        session: ClientSession,
+        stats: ProxyStats,
+        routes: Callable[[], RouteTable],
+        maintenance: Callable[[], Maintenance | None] | None = None,
     ) -> None:
         self._session = session
         self._stats = stats
         self._routes = routes
+        self._maintenance = maintenance
         self._warned: dict[str, tuple[float, int]] = {}
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        """Forward ``request`` to a backend and relay its answer."""
+        """Forward ``request`` to a backend and relay its answer (or answer maintenance)."""
+        maintenance = self._maintenance() if self._maintenance is not None else None
+        if maintenance is not None:
+            self._stats.record_maintenance()
+            return maintenance_response(maintenance)
         start = monotonic()
         backend = self._routes().pick()
         if backend is None:

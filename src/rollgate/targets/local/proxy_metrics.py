@@ -6,6 +6,9 @@ a request is counted once and costs nothing extra for Prometheus.
 A routed version is exported at zero before its first request: ``increase()`` cannot
 count what happened before the first sample it sees, so without that zero a canary's
 first requests (and first errors) would be invisible to Prometheus.
+
+Maintenance answers are exported apart (``rollgate_proxy_maintenance_responses_total`` and
+the ``rollgate_proxy_maintenance`` gauge), never as a version's requests.
 """
 
 from __future__ import annotations
@@ -21,16 +24,29 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from rollgate.targets.local.proxy_maintenance import Maintenance
 from rollgate.targets.local.proxy_routes import RouteTable
 from rollgate.targets.local.proxy_stats import CLASSES, NO_TRAFFIC, PROM_BOUNDS, ProxyStats
 
+MaintenanceSource = Callable[[], Maintenance | None]
+
+
+def _never() -> Maintenance | None:
+    return None
+
 
 class ProxyCollector(Collector):
-    """Yields request counts, latency histograms and backend weights on each scrape."""
+    """Yields request counts, latency histograms, backend weights and maintenance state."""
 
-    def __init__(self, stats: ProxyStats, routes: Callable[[], RouteTable]) -> None:
+    def __init__(
+        self,
+        stats: ProxyStats,
+        routes: Callable[[], RouteTable],
+        maintenance: MaintenanceSource = _never,
+    ) -> None:
         self._stats = stats
         self._routes = routes
+        self._maintenance = maintenance
 
     def collect(self) -> Iterator[Metric]:
         """Build the metric families from the current statistics and routing table."""
@@ -73,12 +89,29 @@ class ProxyCollector(Collector):
         yield upstream_errors
         yield duration
         yield weight
+        yield from self._maintenance_metrics()
+
+    def _maintenance_metrics(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "rollgate_proxy_maintenance_responses",
+            "Requests answered 503 by maintenance mode (no version's requests or errors).",
+            value=self._stats.maintenance_responses,
+        )
+        yield GaugeMetricFamily(
+            "rollgate_proxy_maintenance",
+            "1 while maintenance mode answers every public request, 0 otherwise.",
+            value=0 if self._maintenance() is None else 1,
+        )
 
 
-def build_registry(stats: ProxyStats, routes: Callable[[], RouteTable]) -> CollectorRegistry:
+def build_registry(
+    stats: ProxyStats,
+    routes: Callable[[], RouteTable],
+    maintenance: MaintenanceSource = _never,
+) -> CollectorRegistry:
     """Return a registry of its own holding only the proxy's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProxyCollector(stats, routes))
+    registry.register(ProxyCollector(stats, routes, maintenance))
     return registry
 
 

@@ -1,4 +1,4 @@
-"""The proxy's state file: routes, addresses and pid, written atomically.
+"""The proxy's state file: routes, maintenance, addresses and pid, written atomically.
 
 A restarted proxy resumes routing from it at once, and a restarted rollgate reads it
 to find (re-adopt) the proxy that kept running without it.
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rollgate.targets.local.proxy_maintenance import Maintenance, parse_maintenance
 from rollgate.targets.local.proxy_routes import Backend, parse_routes
 
 
@@ -25,6 +26,7 @@ class ProxyState:
     admin: str
     backends: tuple[Backend, ...] = ()
     updated_at: float = field(default_factory=time.time)
+    maintenance: Maintenance | None = None
 
     @property
     def admin_url(self) -> str:
@@ -39,6 +41,7 @@ class ProxyState:
             "admin": self.admin,
             "backends": [b.to_json() for b in self.backends],
             "updated_at": self.updated_at,
+            "maintenance": self.maintenance.to_json() if self.maintenance else None,
         }
 
 
@@ -55,7 +58,10 @@ def write_state(path: Path, state: ProxyState) -> None:
 
 
 def read_state(path: Path) -> ProxyState | None:
-    """Read the state file; ``None`` if it does not exist, ``ValueError`` if it is unusable."""
+    """Read the state file; ``None`` if it does not exist, ``ValueError`` if it is unusable.
+
+    Files written before maintenance mode existed have no ``maintenance`` key: off.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -69,6 +75,7 @@ def read_state(path: Path) -> ProxyState | None:
             admin=str(raw["admin"]),
             backends=table.backends,
             updated_at=float(raw.get("updated_at", 0.0)),
+            maintenance=parse_maintenance(raw.get("maintenance")),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"proxy state file {path} is unusable: {exc}") from exc

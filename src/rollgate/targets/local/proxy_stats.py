@@ -179,10 +179,19 @@ def _ms(seconds: float) -> float:
 
 
 class ProxyStats:
-    """Statistics for every version the proxy has sent traffic to."""
+    """Statistics for every version the proxy has sent traffic to.
+
+    Answers the proxy gave itself in maintenance mode belong to no version: they are only
+    counted in ``maintenance_responses``, so they never show as a version's 5xx.
+    """
 
     def __init__(self) -> None:
         self.versions: dict[str, VersionStats] = {}
+        self.maintenance_responses = 0
+
+    def record_maintenance(self) -> None:
+        """Count one public request answered by maintenance mode."""
+        self.maintenance_responses += 1
 
     def record(
         self, version: str, status: int, seconds: float, now: float, upstream_error: bool = False
@@ -200,7 +209,8 @@ class ProxyStats:
         so a caller sees "no data yet" rather than a missing key. Each window row also
         carries ``errors`` (5xx, failed upstream attempts included) and ``histogram``
         (``[upper_bound_ms | None, count]`` pairs); the admin API drops those two unless
-        asked, so the everyday ``/stats`` stays small.
+        asked, so the everyday ``/stats`` stays small. ``maintenance`` is the number of
+        requests maintenance mode answered since start.
         """
         seconds = min(RING_SECONDS, max(1, math.ceil(window)))
         names = sorted(set(self.versions) | set(known))
@@ -212,4 +222,9 @@ class ProxyStats:
             recent[name] = summarise(counts, hist, upstream_errors)
             recent[name].update(errors=counts[3], histogram=histogram_pairs(hist))
             since_start[name] = summarise(stats.counts, stats.hist, stats.upstream_errors)
-        return {"window": seconds, "versions": recent, "since_start": since_start}
+        return {
+            "window": seconds,
+            "versions": recent,
+            "since_start": since_start,
+            "maintenance": self.maintenance_responses,
+        }

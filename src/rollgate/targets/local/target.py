@@ -10,10 +10,11 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rollgate.checks.health import wait_healthy
-from rollgate.errors import TargetError
+from rollgate.errors import TargetError, UsageError
+from rollgate.redact import fill_refs
 from rollgate.spec.models import Spec
 from rollgate.store import inventory
 from rollgate.store.db import Database
@@ -22,11 +23,9 @@ from rollgate.store.tables import Instance, Proxy
 from rollgate.targets.base import InstanceInfo
 from rollgate.targets.local import processes
 from rollgate.targets.local.proxy_client import Backend, ProxyClient, start_proxy, stop_proxy
+from rollgate.targets.local.proxy_maintenance import check_message
 
 log = logging.getLogger(__name__)
-
-
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _slug(text: str) -> str:
@@ -116,6 +115,39 @@ class LocalTarget:
                 inventory.forget_proxy(session=s, service=self.service,
                                        environment=self.environment)
 
+    # -- maintenance -------------------------------------------------------------------------
+
+    def set_maintenance(self, message: str | None) -> None:
+        """Answer every public request 503 with ``message``, or forward traffic again (None).
+
+        The proxy is started first when it does not run: it keeps maintenance in its state
+        file, so turning it off must reach the proxy that would resume it. Requests already
+        forwarded finish normally.
+        """
+        if message is not None:
+            try:
+                check_message(message)
+            except ValueError as exc:
+                raise UsageError(f"maintenance {exc}") from None
+        self.ensure_router()
+        with self._client() as client:
+            if message is None:
+                client.clear_maintenance()
+            else:
+                client.set_maintenance(message)
+        state = "on" if message is not None else "off"
+        log.info("maintenance %s for %s in %s", state, self.service, self.environment)
+
+    def maintenance(self) -> dict[str, Any] | None:
+        """``{"message", "since"}`` while the public port answers maintenance, else ``None``.
+
+        ``None`` too when the proxy does not run (nothing answers the public port).
+        """
+        if not self.proxy_running():
+            return None
+        with self._client() as client:
+            return client.maintenance()
+
     # -- instances ---------------------------------------------------------------------------
 
     def _instance_id(self, version: str, replica: int) -> str:
@@ -143,16 +175,8 @@ class LocalTarget:
         Secrets belong in the environment, not in the spec: the spec (and the snapshot each
         run keeps of it) then holds only the reference.
         """
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in os.environ:
-                raise TargetError(
-                    f"services.{self.service}.env refers to ${{{name}}}, which is not set in "
-                    f"rollgate's environment; export {name} and try again"
-                )
-            return os.environ[name]
-
-        return {key: _REF.sub(fill, value) for key, value in self.svc.env.items()}
+        where = f"services.{self.service}.env"
+        return {key: fill_refs(value, where) for key, value in self.svc.env.items()}
 
     def command_for(self, version: str, port: int) -> list[str]:
         """The argv of one instance, from the spec's command template."""

@@ -1,0 +1,187 @@
+"""Backup and restore on PostgreSQL: rollgate's engine vs the plain tools, same run, same data.
+
+Fills a fresh database with pgbench (scale 14 is about 200 MB), then, alternating which goes
+first and repeated (median of the rounds):
+
+    backup   plain ``pg_dump -Fc -f FILE``
+             vs rollgate: PostgresEngine.backup() + check() (what a catalog entry costs)
+    restore  plain ``pg_restore --clean --if-exists --no-owner -d DB FILE``
+             vs rollgate: sha256 re-check of the file + PostgresEngine.restore()
+             (one transaction, tables created since the backup dropped)
+
+Prints a table and writes bench/results/backup.json. The goal is rollgate/plain <= 1.10.
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and pgbench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from rollgate.data.engines import PostgresEngine, sha256_file
+
+HOST, PORT, USER = "127.0.0.1", "5432", "postgres"
+ADMIN = f"postgresql://{USER}@{HOST}:{PORT}/postgres"
+GOAL = 1.10
+CONNECT = ["-h", HOST, "-p", PORT, "-U", USER]
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
+def _size_mb(name: str) -> float:
+    with psycopg.connect(ADMIN) as conn:
+        row = conn.execute("SELECT pg_database_size(%s)", (name,)).fetchone()
+    assert row is not None
+    return float(row[0]) / 1e6
+
+
+def _rows(name: str) -> int:
+    with psycopg.connect(f"postgresql://{USER}@{HOST}:{PORT}/{name}") as conn:
+        row = conn.execute("SELECT count(*) FROM pgbench_accounts").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+def one_round(db: str, engine: PostgresEngine, folder: Path, plain_first: bool
+              ) -> dict[str, float]:
+    """Both backups, then both restores (each its own file); seconds per step."""
+    plain_file, rg_file = folder / "plain.dump", folder / "rollgate.dump"
+    times: dict[str, float] = {}
+    digest = ""
+
+    def plain_backup() -> None:
+        times["plain_backup"] = _timed(lambda: _run("pg_dump", "-Fc", "-f", str(plain_file),
+                                                    *CONNECT, db))
+
+    def rollgate_backup() -> None:
+        nonlocal digest
+        started = time.perf_counter()
+        digest = engine.backup(rg_file)
+        times["rollgate_backup_only"] = time.perf_counter() - started
+        times["rollgate_check_only"] = _timed(lambda: engine.check(rg_file))
+        times["rollgate_backup"] = time.perf_counter() - started
+
+    def plain_restore() -> None:
+        times["plain_restore"] = _timed(lambda: _run(
+            "pg_restore", "--clean", "--if-exists", "--no-owner", "-d", db, *CONNECT,
+            str(plain_file)))
+
+    def rollgate_restore() -> None:
+        started = time.perf_counter()
+        if sha256_file(rg_file) != digest:
+            raise SystemExit("rollgate's backup changed on disk")
+        times["rollgate_sha256_only"] = time.perf_counter() - started
+        engine.restore(rg_file)
+        times["rollgate_restore"] = time.perf_counter() - started
+
+    backups = [plain_backup, rollgate_backup]
+    restores = [plain_restore, rollgate_restore]
+    if not plain_first:
+        backups.reverse()
+        restores.reverse()
+    for step in (*backups, *restores):
+        step()
+    times["plain_file_mb"] = plain_file.stat().st_size / 1e6
+    times["rollgate_file_mb"] = rg_file.stat().st_size / 1e6
+    plain_file.unlink()
+    rg_file.unlink()
+    return times
+
+
+def measure(scale: int, rounds: int) -> dict[str, Any]:
+    """Create and fill a database, time the rounds, drop the database."""
+    db = f"rg_bench_backup_{secrets.token_hex(3)}"
+    _admin(f'CREATE DATABASE "{db}"')
+    try:
+        fill = _timed(lambda: _run("pgbench", "-i", "-q", "-s", str(scale), *CONNECT, db))
+        size_mb = _size_mb(db)
+        Console().print(f"database {db}: pgbench scale {scale}, {size_mb:.0f} MB "
+                        f"(pg_database_size), filled in {fill:.1f} s")
+        engine = PostgresEngine(f"postgresql://{USER}@{HOST}:{PORT}/{db}")
+        samples: list[dict[str, float]] = []
+        with tempfile.TemporaryDirectory(prefix="rg-bench-backup-") as tmp:
+            for n in range(rounds):
+                samples.append(one_round(db, engine, Path(tmp), plain_first=n % 2 == 0))
+                if _rows(db) != scale * 100_000:
+                    raise SystemExit("the restored database lost rows")
+        median = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+        return {"database": db, "scale": scale, "database_mb": round(size_mb, 1),
+                "rounds": rounds, "goal": GOAL,
+                "median_s": {k: round(v, 3) for k, v in median.items()},
+                "samples_s": [{k: round(v, 3) for k, v in s.items()} for s in samples],
+                "backup_ratio": round(median["rollgate_backup"] / median["plain_backup"], 3),
+                "restore_ratio": round(median["rollgate_restore"] / median["plain_restore"],
+                                       3)}
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def _print(result: dict[str, Any]) -> None:
+    m = result["median_s"]
+    table = Table(title=f"PostgreSQL backup/restore, {result['database_mb']:.0f} MB, "
+                        f"median of {result['rounds']} rounds")
+    for col in ("step", "plain s", "rollgate s", "rollgate/plain", "goal", "rollgate parts"):
+        table.add_column(col, justify="right")
+    for step, ratio, parts in (
+            ("backup", result["backup_ratio"],
+             f"pg_dump {m['rollgate_backup_only']:.2f} + check {m['rollgate_check_only']:.2f}"),
+            ("restore", result["restore_ratio"],
+             f"sha256 {m['rollgate_sha256_only']:.2f} + restore "
+             f"{m['rollgate_restore'] - m['rollgate_sha256_only']:.2f}")):
+        verdict = "ok" if ratio <= GOAL else "MISSED"
+        table.add_row(step, f"{m['plain_' + step]:.2f}", f"{m['rollgate_' + step]:.2f}",
+                      f"{ratio:.3f}", f"<= {GOAL} {verdict}", parts)
+    Console().print(table)
+    Console().print(f"dump files: plain {m['plain_file_mb']:.1f} MB, "
+                    f"rollgate {m['rollgate_file_mb']:.1f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--scale", type=int, default=14,
+                        help="pgbench scale (14 is about 200 MB; 2 for a quick run)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "backup.json")
+    args = parser.parse_args(argv)
+    missing = [t for t in ("pgbench", "pg_dump", "pg_restore", "psql") if not shutil.which(t)]
+    if missing:
+        print(f"bench/backup.py needs {', '.join(missing)} on PATH", file=sys.stderr)
+        return 2
+    result = measure(args.scale, args.rounds)
+    _print(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"benchmark": "backup", **result}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""PostgreSQL: ``pg_dump -Fc`` streamed and hashed, checked by reading it whole, restored in
+one transaction.
+
+The restore pipes ``pg_restore -f -`` (the dump as SQL) straight into one ``psql`` session
+running ``--single-transaction`` with ``ON_ERROR_STOP``. That session first drops every table,
+view and sequence of the database (so tables created after the backup go too), then runs the
+dump's SQL, then reads one last script from a pipe that rollgate writes only once pg_restore
+has exited: nothing when pg_restore succeeded (psql commits), a failing statement when it
+did not (psql rolls back). A damaged or truncated dump therefore never commits half a restore.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from rollgate.data.engines.base import (
+    Finished,
+    Secrets,
+    atomic_file,
+    child_env,
+    is_corrupt,
+    read_tail,
+    reason,
+    sha256_file,
+    stream_to_file,
+    tool,
+)
+from rollgate.errors import DataError, UsageError
+
+SCHEMES = ("postgresql", "postgres")
+
+# Drops every relation a restore must replace, dependants included. Extension members and
+# sequences owned by a column ('a', 'i' dependencies) go with their extension or table.
+DROP_ALL = r"""
+SET client_min_messages = warning;
+DO $rollgate$
+DECLARE
+  rel record;
+BEGIN
+  FOR rel IN
+    SELECT n.nspname, c.relname,
+           CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                          WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                          ELSE 'TABLE' END AS kind
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      AND NOT c.relispartition
+      AND n.nspname <> 'information_schema'
+      AND n.nspname NOT LIKE 'pg\_%'
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_class'::regclass
+                        AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
+  LOOP
+    EXECUTE format('DROP %s IF EXISTS %I.%I CASCADE', rel.kind, rel.nspname, rel.relname);
+  END LOOP;
+END
+$rollgate$;
+"""
+
+# Written to psql's last script when pg_restore failed: psql then rolls everything back.
+ABORT_MARK = "rollgate: pg_restore failed, rolling the restore back"
+ABORT = f"DO $rollgate$ BEGIN RAISE EXCEPTION '{ABORT_MARK}'; END $rollgate$;\n"
+
+TOC_LINE = re.compile(r"^\d+; \d+ \d+ (?P<desc>.+)$")
+
+
+class PostgresEngine:
+    """Backs up one PostgreSQL database with pg_dump's custom format."""
+
+    kind = "postgres"
+    suffix = ".dump"
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.split("+", 1)[0]
+        if scheme not in SCHEMES:
+            raise UsageError(f"a PostgreSQL url starts with postgresql://, not {parts.scheme}://")
+        query = dict(parse_qsl(parts.query))
+        password = query.pop("password", None) or (
+            unquote(parts.password) if parts.password is not None else None)
+        self.user = unquote(parts.username) if parts.username else ""
+        self.host = parts.hostname or ""
+        self.port = parts.port or 5432
+        self.database = unquote(parts.path.lstrip("/")) or self.user
+        self._password = password
+        self._secrets = Secrets.of(password, url)
+        self._read_back: dict[str, str] = {}  # file -> sha256 of what pg_restore read back
+        # libpq takes a URI as the database name; this one carries no password.
+        user = f"{parts.username}@" if parts.username else ""
+        netloc = user + parts.netloc.rsplit("@", 1)[-1]
+        self._conninfo = parts._replace(scheme="postgresql", netloc=netloc,
+                                        query=urlencode(query)).geturl()
+
+    def describe(self) -> str:
+        """E.g. ``postgres postgres@127.0.0.1:5432/app`` (no password)."""
+        user = f"{self.user}@" if self.user else ""
+        return f"postgres {user}{self.host or 'localhost'}:{self.port}/{self.database}"
+
+    def _env(self) -> dict[str, str]:
+        return child_env({"PGPASSWORD": self._password} if self._password else {})
+
+    # --- backup ------------------------------------------------------------------------
+
+    def backup(self, dest: Path) -> str:
+        """``pg_dump -Fc`` of the database into ``dest``, hashed while it streams.
+
+        The same bytes go to ``pg_restore -f /dev/null`` as they are written, so the dump is
+        read back in full (every compressed block inflated) at no extra read of the file.
+        """
+        what = f"backup of {self.describe()}"
+        argv = [tool("pg_dump"), "--format=custom", "--no-password", "-d", self._conninfo]
+        read_back = [tool("pg_restore"), "-f", os.devnull]
+        with atomic_file(dest, what) as tmp:
+            try:
+                streamed = stream_to_file(argv, tmp, env=self._env(), secrets_=self._secrets,
+                                          reader=read_back)
+            except OSError as exc:
+                raise DataError(f"{what} failed: writing {dest.parent} failed "
+                                f"({exc.strerror}); free space or fix permissions and "
+                                "try again") from None
+            done, reader = streamed.dump, streamed.reader
+            if not done.ok:
+                raise DataError(f"{what} failed: pg_dump exited {done.code}: "
+                                f"{reason(done.stderr)}; check that the database is "
+                                "reachable and the credentials are right, then try again",
+                                details=done.stderr)
+            if reader is not None and not reader.ok:
+                raise DataError(f"{what} failed: pg_restore could not read pg_dump's output "
+                                f"back ({reason(reader.stderr)}); use pg_dump and pg_restore "
+                                "of the same version", details=reader.stderr)
+        self._read_back[str(dest.resolve())] = streamed.digest
+        return streamed.digest
+
+    # --- check -------------------------------------------------------------------------
+
+    def check(self, path: Path) -> str:
+        """``pg_restore --list`` for the table of contents, then a full read of the data.
+
+        The full read (``pg_restore -f /dev/null``) inflates every table's data, so a
+        truncated file or a damaged compressed block (zlib's checksum) fails here rather
+        than at restore time. A file this engine wrote and read back in full is not read
+        again when its sha256 shows it is still exactly those bytes.
+        """
+        pg_restore = tool("pg_restore")
+        listing = self._run_check([pg_restore, "--list", str(path)], path)
+        entries = [m["desc"] for m in map(TOC_LINE.match, listing.splitlines()) if m]
+        tables = sum(1 for desc in entries
+                     if desc.startswith("TABLE ") and not desc.startswith("TABLE DATA "))
+        read_back = self._read_back.get(str(path.resolve()))
+        if read_back is not None and read_back == sha256_file(path):
+            how = "data read in full as it was written"
+        else:
+            self._run_check([pg_restore, "-f", os.devnull, str(path)], path)
+            how = "data read in full"
+        return f"pg_restore --list: {len(entries)} entries, {tables} tables; {how}"
+
+    def _run_check(self, argv: list[str], path: Path) -> str:
+        """Run a pg_restore that only reads the file; its output, or BackupCorrupt."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                  env=self._env(), check=False).returncode
+            if code != 0:
+                why = reason(read_tail(err, self._secrets)) or f"pg_restore exited {code}"
+                raise is_corrupt(path, why.removeprefix("pg_restore: error: "))
+            out.seek(0)
+            return out.read().decode("utf-8", "replace")
+
+    # --- restore -----------------------------------------------------------------------
+
+    def restore(self, path: Path) -> None:
+        """Replace the database's content with the dump's, all or nothing."""
+        what = f"restore of {self.describe()} from {path.name}"
+        if not path.is_file():
+            raise DataError(f"{what} failed: the file does not exist")
+        restore, psql = self._restore_pipeline(path)
+        if restore.ok and psql.ok:
+            return
+        if restore.ok or _lost_its_reader(restore):  # psql failed (and stopped reading)
+            why = f"psql exited {psql.code}: {reason(psql.stderr)}"
+        else:  # the dump could not be read: the root cause, whatever psql made of it
+            why = f"pg_restore exited {restore.code}: {reason(restore.stderr)}"
+        raise DataError(f"{what} failed: {why}; it was rolled back and the database is as it "
+                        "was. Run `rollgate backup verify` on the backup, or restore "
+                        "another one", details=f"{restore.stderr}\n{psql.stderr}".strip())
+
+    def _restore_pipeline(self, path: Path) -> tuple[Finished, Finished]:
+        """pg_restore | psql, with psql's commit held until pg_restore's exit code is known."""
+        env = self._env()
+        verdict_r, verdict_w = os.pipe()
+        with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
+            restore = subprocess.Popen(
+                [tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "-f", "-",
+                 str(path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=restore_err, env=env)
+            assert restore.stdout is not None
+            try:
+                psql = subprocess.Popen(
+                    [tool("psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
+                     "--single-transaction", "-d", self._conninfo, "-c", DROP_ALL,
+                     "-f", "-", "-f", f"/dev/fd/{verdict_r}"],
+                    stdin=restore.stdout, stdout=subprocess.DEVNULL, stderr=psql_err, env=env,
+                    pass_fds=(verdict_r,))
+            except BaseException:
+                restore.kill()
+                restore.wait()
+                raise
+            finally:
+                os.close(verdict_r)
+                restore.stdout.close()
+            restore_code = restore.wait()
+            _send_verdict(verdict_w, restore_code == 0)
+            psql_code = psql.wait()
+            return (Finished(restore_code, "", read_tail(restore_err, self._secrets)),
+                    Finished(psql_code, "", read_tail(psql_err, self._secrets)))
+
+
+def _lost_its_reader(done: Finished) -> bool:
+    """pg_restore stopped only because psql had stopped reading its output."""
+    return done.code == -signal.SIGPIPE or "Broken pipe" in done.stderr
+
+
+def _send_verdict(fd: int, ok: bool) -> None:
+    """Let psql commit (an empty last script) or roll back (a failing one)."""
+    try:
+        if not ok:
+            os.write(fd, ABORT.encode())
+    except BrokenPipeError:
+        pass  # psql has already stopped; it did not commit
+    finally:
+        os.close(fd)
