@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from rollgate import __version__
-from rollgate.api import routes_runs, routes_targets
+from rollgate.api import routes_data, routes_runs, routes_targets
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import LockedError, RollgateError
 from rollgate.runs.service import Project
@@ -44,6 +44,7 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(routes_runs.router)
     app.include_router(routes_targets.router)
+    app.include_router(routes_data.router)
     return app
 
 

@@ -113,6 +113,8 @@ class DeployIn(BaseModel):
     service: str = Field(min_length=1, max_length=64, examples=["web"])
     environment: str = Field(min_length=1, max_length=64, examples=["production"])
     version: str = Field(min_length=1, max_length=128, examples=["v1.6.0"])
+    allow_destructive: bool = Field(
+        False, description="let migrations drop or rewrite tables and columns")
 
 
 class RollbackIn(BaseModel):
@@ -126,6 +128,11 @@ class RollbackIn(BaseModel):
                            description="version to roll back to; null: the previous live one")
     reason: str | None = Field(None, max_length=2000, description="why (recorded; some "
                                "environments require it)", examples=["5xx spike after v1.6.0"])
+    scope: Literal["app", "db", "full"] = Field(
+        "app", description="app only (data untouched), db only (restore a backup), or full")
+    backup_id: str | None = Field(None, max_length=64, description="backup to restore (db, "
+                                  "full); full defaults to the live release's rollback point")
+    latest_backup: bool = Field(False, description="restore the newest backup (db, full)")
 
 
 def _load(rt: Runtime, run_id: str) -> tuple[Run, list[Step]]:
@@ -197,7 +204,8 @@ def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: P
                   actor: ActorDep) -> dict[str, Any]:
     """Start a deploy run."""
     run_id = service.deploy(rt, project, service=body.service, environment=body.environment,
-                            version=body.version, actor=actor)
+                            version=body.version, actor=actor,
+                            allow_destructive=body.allow_destructive)
     response.headers["Location"] = f"/api/runs/{run_id}"
     return _run_out(rt, run_id)
 
@@ -205,12 +213,14 @@ def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: P
 @router.post("/rollbacks", status_code=202, response_model=RunDetail,
              summary="Roll back to an earlier version", responses=errors(400, 404, 409, 422),
              description="Start a rollback run to `to` (default: the version live before the "
-                         "current one) and return it at once; the server drives it.")
+                         "current one) and return it at once; the server drives it. `scope` db "
+                         "or full also restores a backup behind maintenance mode.")
 def create_rollback(body: RollbackIn, response: Response, rt: RuntimeDep,
                     project: ProjectDep, actor: ActorDep) -> dict[str, Any]:
     """Start a rollback run."""
     run_id = service.rollback(rt, project, service=body.service, environment=body.environment,
-                              to=body.to, reason=body.reason, actor=actor)
+                              to=body.to, reason=body.reason, actor=actor, scope=body.scope,
+                              backup_id=body.backup_id, latest_backup=body.latest_backup)
     response.headers["Location"] = f"/api/runs/{run_id}"
     return _run_out(rt, run_id)
 
