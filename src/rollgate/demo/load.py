@@ -21,6 +21,8 @@ import httpx
 
 VERSION_HEADER = "X-Rollgate-Version"
 CONNECTION_ERROR = 0
+MAINTENANCE_HEADER = "X-Rollgate-Maintenance"
+MAINTENANCE = "(maintenance)"  # the "version" of answers the proxy gave in maintenance mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +47,18 @@ class LoadSummary:
 
     @property
     def errors(self) -> int:
-        """Return how many requests failed to connect or got a 5xx."""
+        """Return how many requests failed to connect or got a 5xx (maintenance answers too)."""
         return sum(n for status, n in self.by_status.items() if status == 0 or status >= 500)
+
+    @property
+    def maintenance(self) -> int:
+        """Return how many requests the proxy answered itself with its maintenance 503."""
+        return self.by_version_status.get(MAINTENANCE, {}).get(503, 0)
+
+    @property
+    def unexpected(self) -> int:
+        """Return the failures users should never see: errors other than maintenance."""
+        return self.errors - self.maintenance
 
     @property
     def rate(self) -> float:
@@ -178,12 +190,10 @@ class LoadLoop:
             try:
                 response = await client.get(self.url)
                 done = time.monotonic()
-                sample = Sample(
-                    response.status_code,
-                    response.headers.get(VERSION_HEADER, ""),
-                    done - sent,
-                    done,
-                )
+                served = response.headers.get(VERSION_HEADER, "")
+                if not served and response.headers.get(MAINTENANCE_HEADER):
+                    served = MAINTENANCE
+                sample = Sample(response.status_code, served, done - sent, done)
             except httpx.TransportError:
                 done = time.monotonic()
                 sample = Sample(CONNECTION_ERROR, "", done - sent, done)

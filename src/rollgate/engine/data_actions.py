@@ -30,10 +30,11 @@ def db_plan(ctx: ActionContext, database: str, allow_destructive: bool) -> dict[
         return {"pending": 0, "current": state.current}
     for line in state.pending:
         ctx.say(f"pending {line}")
+    count = len(state.pending) if state.kind == "alembic" else None
     sql = migrations.plan_sql(t)
     if sql is None:
         ctx.say("no plan command: the non-destructive check cannot read these migrations")
-        return {"pending": len(state.pending), "current": state.current}
+        return {"pending": count, "current": state.current}
     found = migrations.destructive(sql)
     if found and not allow_destructive:
         raise RefusedError(
@@ -43,7 +44,7 @@ def db_plan(ctx: ActionContext, database: str, allow_destructive: bool) -> dict[
         )
     ctx.say("destructive changes allowed: " + "; ".join(found) if found
             else "non-destructive: no table or column is dropped or rewritten")
-    return {"pending": len(state.pending), "current": state.current, "destructive": found}
+    return {"pending": count, "current": state.current, "destructive": found}
 
 
 @action("backup")

@@ -29,23 +29,25 @@ def before_deploy(p: Pipeline) -> None:
     """Check the migration plan, back up, migrate; undo a failed migration and stop the run."""
     plan = p.plan
     db = str(plan.database)
+    pending = True
     if plan.migrations:
-        p.step(f"check migration plan of {db}", "db-plan", database=db,
-               allow_destructive=bool(plan.params.get("allow_destructive")))
+        checked = p.step(f"check migration plan of {db}", "db-plan", database=db,
+                         allow_destructive=bool(plan.params.get("allow_destructive")))
+        pending = checked.get("pending") != 0  # None: commands cannot tell, so they run
     revision = None
     if plan.migrations or plan.backup_on_deploy:
         label = f"back up {db}" + (" before migrating" if plan.migrations else "")
         out = p.step(label, "backup", database=db, reason=f"before deploying {plan.version}")
         p.backup_id, revision = out["backup_id"], out.get("revision")
-    if not plan.migrations:
+    if not plan.migrations or not pending:
         return
     try:
-        p.step(f"migrate {db}", "migrate", database=db)
+        done = p.step(f"migrate {db}", "migrate", database=db)
     except StepFailed as failed:
         if failed.cancelled:
             raise
         _undo_migration(p, failed, revision)
-    p.migrated = True
+    p.migrated = done.get("before") != done.get("after") or done.get("after") is None
 
 
 def _undo_migration(p: Pipeline, failed: StepFailed, revision: str | None) -> None:

@@ -31,6 +31,7 @@ TAIL = 2000  # characters of a tool's output kept for an error message
 REASON_CHARS = 300  # characters of a tool's reason quoted in a message
 ERROR_LINE = re.compile(r"^ERROR\b|\bERROR:|\berror:|\bFATAL:")
 MIN_SECRET = 4  # shorter passwords are not masked inside text (they would mangle it)
+READER_NICENESS = 10  # nice of a process that reads a dump back while it is written
 
 
 @runtime_checkable
@@ -180,6 +181,12 @@ def read_tail(f: IO[bytes], secrets_: Secrets, limit: int = TAIL) -> str:
     return secrets_.mask(excerpt(text.strip(), limit))
 
 
+def read_all(f: IO[bytes], secrets_: Secrets) -> str:
+    """Everything a tool wrote to ``f``, masked."""
+    f.seek(0)
+    return secrets_.mask(f.read().decode("utf-8", "replace"))
+
+
 def last_line(text: str) -> str:
     """The last non-empty line of a text, or ''."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -232,6 +239,7 @@ class Streamed:
     digest: str
     dump: Finished
     reader: Finished | None  # None when nothing read the stream alongside
+    reader_log: str = ""  # all the reader wrote to stderr (masked)
 
 
 def stream_to_file(argv: Sequence[str], tmp: Path, *, env: Mapping[str, str],
@@ -253,6 +261,7 @@ def stream_to_file(argv: Sequence[str], tmp: Path, *, env: Mapping[str, str],
             procs.append(subprocess.Popen(list(reader), stdin=subprocess.PIPE,
                                           stdout=subprocess.DEVNULL, stderr=reader_err,
                                           env=dict(env)))
+            _yield_cpu(procs[1].pid)
         stdout = cast(io.BufferedReader, procs[0].stdout)  # readinto fills whole chunks
         sink = procs[1].stdin if reader is not None else None
         try:
@@ -276,9 +285,19 @@ def stream_to_file(argv: Sequence[str], tmp: Path, *, env: Mapping[str, str],
                 with suppress(BrokenPipeError):
                     sink.close()
         codes = [proc.wait() for proc in procs]
-        return Streamed(
-            digest.hexdigest(), Finished(codes[0], "", read_tail(err, secrets_)),
-            Finished(codes[1], "", read_tail(reader_err, secrets_)) if reader else None)
+        if reader is None:
+            return Streamed(digest.hexdigest(), Finished(codes[0], "", read_tail(err, secrets_)),
+                            None)
+        return Streamed(digest.hexdigest(), Finished(codes[0], "", read_tail(err, secrets_)),
+                        Finished(codes[1], "", read_tail(reader_err, secrets_)),
+                        read_all(reader_err, secrets_))
+
+
+def _yield_cpu(pid: int) -> None:
+    """Lower a helper process's CPU priority: the dump tool and the server come first, and
+    the helper catches up on the pipe's buffer when a core is free."""
+    with suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, pid, READER_NICENESS)
 
 
 def _feed(sink: IO[bytes], chunk: memoryview) -> IO[bytes] | None:
