@@ -38,7 +38,7 @@ def _database(engine: str, box: Sandbox) -> AbstractContextManager[str]:
 
 
 def _setup(box: Sandbox, url: str, *, strategy: dict[str, Any] | None = None,
-           database: dict[str, Any] | None = None) -> int:
+           database: dict[str, Any] | None = None, spec_url: str | None = None) -> int:
     """One demo service using database `main` at ``url`` (the app stores items there too when
     it is SQLite); Alembic migrations from the demo; returns the public port."""
     port = free_port()
@@ -52,7 +52,7 @@ def _setup(box: Sandbox, url: str, *, strategy: dict[str, Any] | None = None,
         "services": {"web": demo_service(port, box.faults_path, env=env, database="main")},
         "environments": {"production": {"strategy": strategy or {"kind": "blue-green"}}},
         "databases": {"main": {
-            "engine": engine, "url": url,
+            "engine": engine, "url": spec_url or url,
             "migrations": {"kind": "alembic", "config": "migrations/alembic.ini"},
             **(database or {}),
         }},
@@ -70,11 +70,20 @@ def _records(box: Sandbox) -> list[dict[str, Any]]:
                                                       .glob("rollback_*.json"))]
 
 
+PASSWORD = "pw-s3cret-4711"
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgres", "mariadb"])
 def test_a_migration_failing_halfway_is_restored_from_the_backup(
-        sandbox: Sandbox, engine: str) -> None:
+        sandbox: Sandbox, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with _database(engine, sandbox) as url:
-        _setup(sandbox, url)
+        spec_url = None
+        if engine == "postgres":
+            # The URL carries a password (trust auth ignores it): it must never be shown.
+            secret_url = url.replace("postgres@", f"postgres:{PASSWORD}@")
+            monkeypatch.setenv("APP_DATABASE_URL", secret_url)
+            spec_url = "${APP_DATABASE_URL}"
+        _setup(sandbox, url, spec_url=spec_url)
         install_migrations(sandbox.root, ["0001"])
         first = deploy(sandbox, "v1")
         assert first.returncode == 0, first.stdout + first.stderr
@@ -102,6 +111,10 @@ def test_a_migration_failing_halfway_is_restored_from_the_backup(
         record = _records(sandbox)[-1]
         assert (record["scope"], record["trigger"]) == ("db", "auto")
         assert record["backup"]["schema_revision"] == "0001"
+        shown = [bad.stdout, bad.stderr, json.dumps(sandbox.json("runs", "show", run["id"])),
+                 json.dumps(record), json.dumps(sandbox.json("backup", "list")),
+                 *(p.read_text() for p in sandbox.state_dir.rglob("*.meta.json"))]
+        assert not [text for text in shown if PASSWORD in text]
 
 
 def test_a_corrupted_or_truncated_backup_is_refused_and_nothing_is_touched(
