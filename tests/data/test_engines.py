@@ -141,6 +141,15 @@ def test_postgres_round_trip(pg_url: str, backups: Path) -> None:
                                 "'loose_counter'") == [(0,)]
 
 
+def test_postgres_check_reads_the_dump_back_while_writing_it(pg_url: str,
+                                                             backups: Path) -> None:
+    engine, dest = _backed_up(pg_url, backups)
+    summary = "pg_restore: 10 entries, 3 tables; data read in full"  # as many as --list
+    assert engine.check(dest) == f"{summary} as it was written"
+    # Another engine (as when the catalog verifies a backup later) reads the file in full.
+    assert PostgresEngine(pg_url).check(dest) == summary
+
+
 def test_mariadb_round_trip(maria_url: str, backups: Path) -> None:
     _round_trip(maria_url, backups)
 
@@ -346,6 +355,13 @@ def test_command_backup_failures_leave_no_file(tmp_path: Path, backups: Path) ->
     lazy = CommandEngine("true", "true", None, {}, tmp_path)
     with pytest.raises(DataError, match=r"did not create"):
         lazy.backup(backups / "backup_1.bak")
+    _assert_no_file(backups)
+
+
+def test_command_backup_that_writes_a_directory_fails(tmp_path: Path, backups: Path) -> None:
+    engine = CommandEngine("mkdir {file} && touch {file}/base.tar", "true", None, {}, tmp_path)
+    with pytest.raises(DataError, match="wrote a directory"):
+        engine.backup(backups / "backup_1.bak")
     _assert_no_file(backups)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from rollgate.data import catalog, migrations
 from rollgate.data.target import DataTarget
 from rollgate.engine.actions import ActionContext, action
-from rollgate.errors import RefusedError
+from rollgate.errors import DataError, RefusedError
 from rollgate.store import backups as backup_store
 
 
@@ -31,7 +31,16 @@ def db_plan(ctx: ActionContext, database: str, allow_destructive: bool) -> dict[
     for line in state.pending:
         ctx.say(f"pending {line}")
     count = len(state.pending) if state.kind == "alembic" else None
-    sql = migrations.plan_sql(t)
+    try:
+        sql = migrations.plan_sql(t)
+    except DataError as exc:
+        if not allow_destructive:
+            raise RefusedError(
+                f"cannot check the migration plan of {t.label} for destructive changes: "
+                f"{exc.message}. Nothing was changed. If you have reviewed the migrations, "
+                "deploy again with --allow-destructive") from None
+        ctx.say(f"could not print the plan ({exc.message}); allowed by --allow-destructive")
+        return {"pending": count, "current": state.current}
     if sql is None:
         ctx.say("no plan command: the non-destructive check cannot read these migrations")
         return {"pending": count, "current": state.current}

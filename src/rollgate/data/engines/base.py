@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Protocol, cast, runtime_checkable
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from rollgate.errors import BackupCorrupt, DataError
+from rollgate.errors import BackupCorrupt, DataError, UsageError
 from rollgate.redact import MASK, excerpt, redact
 
 CHUNK = 1 << 20  # bytes per read when streaming or hashing
@@ -31,7 +31,6 @@ TAIL = 2000  # characters of a tool's output kept for an error message
 REASON_CHARS = 300  # characters of a tool's reason quoted in a message
 ERROR_LINE = re.compile(r"^ERROR\b|\bERROR:|\berror:|\bFATAL:")
 MIN_SECRET = 4  # shorter passwords are not masked inside text (they would mangle it)
-READER_NICENESS = 10  # nice of a process that reads a dump back while it is written
 
 
 @runtime_checkable
@@ -98,16 +97,20 @@ def atomic_file(dest: Path, what: str) -> Iterator[Path]:
     if not dest.parent.is_dir():
         raise DataError(f"{what}: the folder {dest.parent} does not exist; create it "
                         "and try again")
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.partial")
+    # Hidden, marked partial, and with the final suffix (some tools pick a format by it).
+    tmp = dest.with_name(f".{dest.stem}.partial-{secrets.token_hex(4)}{dest.suffix}")
     try:
         yield tmp
-        if not tmp.exists():
+        if not tmp.is_file():
             raise DataError(f"{what}: nothing was written to {tmp.name}")
         _fsync_file(tmp)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
 
 
 def is_corrupt(path: Path, why: str) -> BackupCorrupt:
@@ -152,6 +155,22 @@ def url_without_password(parts: SplitResult) -> str:
     host = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return parts._replace(netloc=f"{user}:{MASK}@{host}").geturl()
+
+
+def split_url(url: str, schemes: tuple[str, ...], engine: str) -> tuple[SplitResult, int | None]:
+    """A database URL's parts and port (``scheme+driver://`` accepted); UsageError for another
+    scheme or a port that is not a number."""
+    parts = urlsplit(url)
+    if parts.scheme.split("+", 1)[0] not in schemes:
+        starts = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise UsageError(f"a {engine} url starts with {starts}, not {parts.scheme}://; "
+                         "fix the database's url in the spec")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"the {engine} url {url_without_password(parts)} has an invalid "
+                         "port; fix the database's url in the spec") from None
+    return parts, port
 
 
 # --- tools -------------------------------------------------------------------------------
@@ -261,7 +280,6 @@ def stream_to_file(argv: Sequence[str], tmp: Path, *, env: Mapping[str, str],
             procs.append(subprocess.Popen(list(reader), stdin=subprocess.PIPE,
                                           stdout=subprocess.DEVNULL, stderr=reader_err,
                                           env=dict(env)))
-            _yield_cpu(procs[1].pid)
         stdout = cast(io.BufferedReader, procs[0].stdout)  # readinto fills whole chunks
         sink = procs[1].stdin if reader is not None else None
         try:
@@ -291,13 +309,6 @@ def stream_to_file(argv: Sequence[str], tmp: Path, *, env: Mapping[str, str],
         return Streamed(digest.hexdigest(), Finished(codes[0], "", read_tail(err, secrets_)),
                         Finished(codes[1], "", read_tail(reader_err, secrets_)),
                         read_all(reader_err, secrets_))
-
-
-def _yield_cpu(pid: int) -> None:
-    """Lower a helper process's CPU priority: the dump tool and the server come first, and
-    the helper catches up on the pipe's buffer when a core is free."""
-    with suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, pid, READER_NICENESS)
 
 
 def _feed(sink: IO[bytes], chunk: memoryview) -> IO[bytes] | None:

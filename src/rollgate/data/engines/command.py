@@ -66,6 +66,9 @@ class CommandEngine:
                                 f"{reason(done.stderr) or last_line(done.stdout)}; fix the "
                                 "command or what it needs and try again",
                                 details=done.stderr or done.stdout)
+            if tmp.is_dir():
+                raise DataError(f"{what} wrote a directory at {{file}}; a backup is one file: "
+                                "archive the directory into it (e.g. tar -czf {file} DIR)")
             if not tmp.is_file():
                 raise DataError(f"{what} exited 0 but did not create {{file}} ({tmp.name}); "
                                 "the command must write the backup to the path given as "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from rollgate.data.engines.base import (
     Finished,
@@ -22,6 +22,7 @@ from rollgate.data.engines.base import (
     is_corrupt,
     reason,
     run_tool,
+    split_url,
     stream_to_file,
     tool,
 )
@@ -60,18 +61,14 @@ class MariaDBEngine:
     suffix = ".sql"
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        scheme = parts.scheme.split("+", 1)[0]
-        if scheme not in SCHEMES:
-            raise UsageError(f"a MariaDB url starts with mysql:// or mariadb://, "
-                             f"not {parts.scheme}://")
+        parts, port = split_url(url, SCHEMES, "MariaDB")
         self.database = unquote(parts.path.lstrip("/"))
         if not self.database:
             raise UsageError("the MariaDB url names no database (mysql://user@host:port/DB); "
                              "add it")
         self.user = unquote(parts.username) if parts.username else ""
         self.host = parts.hostname or "localhost"
-        self.port = parts.port or 3306
+        self.port = port or 3306
         self._socket = dict(parse_qsl(parts.query)).get("unix_socket")
         self._password = unquote(parts.password) if parts.password is not None else None
         self._secrets = Secrets.of(self._password, url)

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from rollgate.data.engines.base import (
     Finished,
@@ -29,10 +29,11 @@ from rollgate.data.engines.base import (
     read_tail,
     reason,
     sha256_file,
+    split_url,
     stream_to_file,
     tool,
 )
-from rollgate.errors import DataError, UsageError
+from rollgate.errors import DataError
 
 SCHEMES = ("postgresql", "postgres")
 # zlib level of the dump. 1 (fastest) rather than pg_dump's default 6: on a 2-core machine
@@ -86,16 +87,13 @@ class PostgresEngine:
 
     def __init__(self, url: str, *, compress: int = COMPRESS) -> None:
         self.compress = compress
-        parts = urlsplit(url)
-        scheme = parts.scheme.split("+", 1)[0]
-        if scheme not in SCHEMES:
-            raise UsageError(f"a PostgreSQL url starts with postgresql://, not {parts.scheme}://")
+        parts, port = split_url(url, SCHEMES, "PostgreSQL")
         query = dict(parse_qsl(parts.query))
         password = query.pop("password", None) or (
             unquote(parts.password) if parts.password is not None else None)
         self.user = unquote(parts.username) if parts.username else ""
         self.host = parts.hostname or ""
-        self.port = parts.port or 5432
+        self.port = port or 5432
         self.database = unquote(parts.path.lstrip("/")) or self.user
         self._password = password
         self._secrets = Secrets.of(password, url)
