@@ -191,6 +191,11 @@ def register(app: typer.Typer) -> None:
         console.print("on failure: before traffic moves, the new version is stopped; after, "
                       + ("traffic goes back to the live version (auto_rollback)"
                          if the_plan.auto_rollback else "things stay as they are"))
+        if the_plan.migrations:
+            undo = ("downgraded" if the_plan.on_failure == "downgrade"
+                    else "restored from the backup of step 3")
+            console.print(f"a failed migration: {the_plan.database} is {undo} behind "
+                          "maintenance mode, and the live version keeps serving")
         if estimates:
             table = Table(title=f"expected time to detect at {traffic:g} req/s "
                                 f"(stable 5xx {baseline_errors:.2%}; simulated)",

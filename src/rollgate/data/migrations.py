@@ -53,25 +53,35 @@ def _config(t: DataTarget) -> AlembicMigrations | CommandMigrations:
 
 
 def _run(t: DataTarget, command: list[str] | str, timeout: float, extra: dict[str, str],
-         cwd: Path) -> tuple[int, str]:
-    """Run a command with the database's environment; (exit code, masked output tail)."""
+         cwd: Path, stdout_only: bool = False) -> tuple[int, str]:
+    """Run a command with the database's environment; (exit code, masked output).
+
+    The output is the tail of stdout and stderr together, or with ``stdout_only`` all of
+    stdout (a plan's SQL) and, when the command fails, the tail of stderr after it.
+    """
     env = {**os.environ, **t.command_env(), **extra}
     try:
         proc = subprocess.run(
             command, shell=isinstance(command, str), cwd=cwd, env=env, timeout=timeout,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-            executable="/bin/sh" if isinstance(command, str) else None,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE if stdout_only else subprocess.STDOUT,
+            text=True, check=False, executable="/bin/sh" if isinstance(command, str) else None,
         )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout if isinstance(exc.stdout, str) else ""
         return 124, redact(excerpt(out + f"\n(timed out after {timeout:.0f} s)"), t.secrets())
+    if stdout_only:
+        out = proc.stdout or ""
+        if proc.returncode != 0:
+            out = excerpt(out + (proc.stderr or ""))
+        return proc.returncode, redact(out, t.secrets())
     return proc.returncode, redact(excerpt(proc.stdout or ""), t.secrets())
 
 
 def _alembic(t: DataTarget, m: AlembicMigrations, *args: str) -> tuple[int, str]:
     ini = _ini(t, m)
     argv = [sys.executable, "-m", "rollgate.data.alembic_child", *args, "--config", str(ini)]
-    return _run(t, argv, m.timeout, {URL_ENV: t.sqlalchemy_url()}, ini.parent)
+    return _run(t, argv, m.timeout, {URL_ENV: t.sqlalchemy_url()}, ini.parent,
+                stdout_only="--sql" in args)
 
 
 def current_revision(t: DataTarget) -> str | None:
@@ -128,12 +138,12 @@ def plan_sql(t: DataTarget) -> str | None:
         code, out = _alembic(t, m, "upgrade", span, "--sql")
         if code != 0:
             raise DataError(f"alembic could not write the migration plan as SQL (offline "
-                            f"mode, exit {code}): {out.strip().splitlines()[-1] if out else ''}")
+                            f"mode, exit {code}): {_last_line(out)}")
         return out
     if m.plan:
-        code, out = _run(t, m.plan, m.timeout, {}, t.spec_dir)
+        code, out = _run(t, m.plan, m.timeout, {}, t.spec_dir, stdout_only=True)
         if code != 0:
-            raise DataError(f"the plan command of {t.label} exited {code}: {out.strip()}")
+            raise DataError(f"the plan command of {t.label} exited {code}: {_last_line(out)}")
         return out
     return None
 

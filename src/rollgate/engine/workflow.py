@@ -16,9 +16,9 @@ from rollgate.errors import RollgateError
 from rollgate.redact import excerpt, redact, secret_values
 from rollgate.spec.models import Spec
 from rollgate.store import runs as run_store
-from rollgate.strategies import STRATEGIES
+from rollgate.strategies import drive
 from rollgate.strategies.base import Pipeline, Plan, StepFailed
-from rollgate.strategies.data import DataFailure, before_deploy, restore_rollback
+from rollgate.strategies.data import DataFailure
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +38,9 @@ def plan_step(run_id: str) -> dict[str, Any]:
         _finish_step(run_id, 1, ctx, error=exc.message)
         return {"ok": False, "error": exc.message}
     run, spec = ctx.run, ctx.spec
-    env = spec.environments[run.environment]
-    svc = spec.services[run.service]
-    database = spec.databases.get(svc.database) if svc.database else None
-    plan = Plan(
-        run_id=run_id, kind=run.kind, service=run.service, environment=run.environment,
-        version=run.version, replicas=svc.replicas, live=found["live"],
-        live_instances=found["live_instances"],
-        checks=list(dict.fromkeys([*svc.checks, *env.checks])),
-        strategy=env.strategy.model_dump(), auto_rollback=env.policies.auto_rollback,
-        database=svc.database,
-        migrations=bool(database and database.migrations),
-        backup_on_deploy=bool(database and database.backup_on_deploy),
-        on_failure=database.migrations.on_failure if database and database.migrations
-        else "restore",
-        maintenance_message=database.maintenance_message if database else "",
-        params=dict(run.params or {}),
-    )
+    plan = Plan.build(spec, run_id=run_id, kind=run.kind, service=run.service,
+                      environment=run.environment, version=run.version, live=found["live"],
+                      live_instances=found["live_instances"], params=run.params)
     ctx.say(f"strategy {run.strategy}, {plan.replicas} replica(s), "
             f"{len(plan.checks)} post-deploy check(s)")
     _finish_step(run_id, 1, ctx)
@@ -163,12 +149,7 @@ def run_workflow(run_id: str) -> str:
     )
     scope = str(plan.params.get("scope") or "app")
     try:
-        if plan.kind == "deploy" and plan.database:
-            before_deploy(pipe)
-        if plan.kind == "rollback" and scope in ("db", "full"):
-            restore_rollback(pipe)
-        else:
-            STRATEGIES[str(plan.strategy["kind"])](pipe)
+        drive(pipe)
     except DataFailure as failure:
         record: dict[str, Any] | None = {"scope": "db", "trigger": "auto",
                                           "backup_id": pipe.backup_id}

@@ -9,7 +9,7 @@ from rollgate.engine.runtime import Runtime
 from rollgate.runs.service import Project
 from rollgate.spec.models import Spec
 from rollgate.store import inventory
-from rollgate.strategies import STRATEGIES
+from rollgate.strategies import drive
 from rollgate.strategies.base import Pipeline, Plan
 
 
@@ -26,19 +26,14 @@ def plan_for(rt: Runtime, project: Project, *, service: str, environment: str,
              version: str) -> tuple[Plan, list[PlannedStep]]:
     """The plan and the steps of a deploy, without starting or routing anything."""
     project.check_target(service, environment)
-    spec = project.spec
-    env, svc = spec.environments[environment], spec.services[service]
     target = project.target(rt, service, environment)
     with rt.db.session() as s:
         live = inventory.deployment(session=s, service=service, environment=environment)
     live_version = live.version if live else None
     live_ids = [i.id for i in target.instances(live_version) if i.alive] if live_version else []
-    plan = Plan(
-        run_id="(plan)", kind="deploy", service=service, environment=environment,
-        version=version, replicas=svc.replicas, live=live_version, live_instances=live_ids,
-        checks=list(dict.fromkeys([*svc.checks, *env.checks])),
-        strategy=env.strategy.model_dump(), auto_rollback=env.policies.auto_rollback,
-    )
+    plan = Plan.build(project.spec, run_id="(plan)", kind="deploy", service=service,
+                      environment=environment, version=version, live=live_version,
+                      live_instances=live_ids)
     steps: list[PlannedStep] = [PlannedStep("plan", "prepare")]
 
     def record(seq: int, name: str, action: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -48,11 +43,15 @@ def plan_for(rt: Runtime, project: Project, *, service: str, environment: str,
         if action == "start":
             return {"ok": True, "instances": [f"{kwargs['version']}#{r}"
                                               for r in kwargs["replicas"]]}
+        if action == "backup":
+            return {"ok": True, "backup_id": "(new backup)"}
+        if action == "migrate":
+            return {"ok": True, "before": "(current)", "after": "(target)"}
         return {"ok": True}
 
     pipe = Pipeline(plan, runner=record, sleeper=lambda _s: None,
                     receiver=lambda _topic, _timeout: {"actor": "(plan)"})
-    STRATEGIES[env.strategy.kind](pipe)
+    drive(pipe)
     return plan, steps
 
 

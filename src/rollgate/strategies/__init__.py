@@ -15,3 +15,16 @@ STRATEGIES: dict[str, Deploy] = {
     "blue-green": bluegreen.deploy,
     "canary": canary.deploy,
 }
+
+
+def drive(pipe: Pipeline) -> None:
+    """What a run does: database steps around the strategy, or a restore for a data rollback."""
+    from rollgate.strategies.data import before_deploy, restore_rollback
+
+    plan = pipe.plan
+    if plan.kind == "deploy" and plan.database:
+        before_deploy(pipe)
+    if plan.kind == "rollback" and plan.params.get("scope") in ("db", "full"):
+        restore_rollback(pipe)
+    else:
+        STRATEGIES[str(plan.strategy["kind"])](pipe)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollgate.spec.durations import format_duration
+from rollgate.spec.models import Spec
 
 StepRunner = Callable[[int, str, str, dict[str, Any]], dict[str, Any]]
 Sleeper = Callable[[float], None]
@@ -47,6 +48,26 @@ class Plan:
     maintenance_message: str = ""
     # The run's parameters: rollback scope and backup, --allow-destructive.
     params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, spec: Spec, *, run_id: str, kind: str, service: str, environment: str,
+              version: str, live: str | None, live_instances: list[str],
+              params: dict[str, Any] | None = None) -> Plan:
+        """The plan of a run of ``service`` in ``environment`` from the spec."""
+        env, svc = spec.environments[environment], spec.services[service]
+        database = spec.databases.get(svc.database) if svc.database else None
+        migrations = database.migrations if database else None
+        return cls(
+            run_id=run_id, kind=kind, service=service, environment=environment,
+            version=version, replicas=svc.replicas, live=live, live_instances=live_instances,
+            checks=list(dict.fromkeys([*svc.checks, *env.checks])),
+            strategy=env.strategy.model_dump(), auto_rollback=env.policies.auto_rollback,
+            database=svc.database, migrations=migrations is not None,
+            backup_on_deploy=bool(database and database.backup_on_deploy),
+            on_failure=migrations.on_failure if migrations else "restore",
+            maintenance_message=database.maintenance_message if database else "",
+            params=dict(params or {}),
+        )
 
 
 class Pipeline:

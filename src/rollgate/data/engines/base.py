@@ -8,6 +8,7 @@ they print is masked before it reaches an error message.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
@@ -267,25 +268,26 @@ def stream_to_file(argv: Sequence[str], tmp: Path, *, env: Mapping[str, str],
 
     ``reader``, when given, is a command that gets the same bytes on its stdin as they are
     written (e.g. a tool that reads the whole dump back), so checking costs no second read.
-    If writing the file fails, both processes are killed and the OSError propagates.
+    If writing the file fails, the processes are killed and the OSError propagates.
     """
     digest = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    view = memoryview(bytearray(CHUNK))
     with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as reader_err, \
             tmp.open("wb", buffering=0) as out:
-        procs = [subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=err, env=dict(env))]
-        if reader is not None:
-            procs.append(subprocess.Popen(list(reader), stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=reader_err,
-                                          env=dict(env)))
-        stdout = cast(io.BufferedReader, procs[0].stdout)  # readinto fills whole chunks
-        sink = procs[1].stdin if reader is not None else None
+        dump = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err, env=dict(env))
+        procs = [dump]
+        stdout = cast(io.BufferedReader, dump.stdout)  # its readinto fills whole chunks
+        sink: IO[bytes] | None = None
         try:
-            _widen_pipe(stdout.fileno())
-            if sink is not None:
-                _widen_pipe(sink.fileno())
+            if reader is not None:
+                procs.append(subprocess.Popen(list(reader), stdin=subprocess.PIPE,
+                                              stdout=subprocess.DEVNULL, stderr=reader_err,
+                                              env=dict(env)))
+                sink = procs[1].stdin
+            for pipe in (stdout, sink):
+                if pipe is not None:
+                    _widen_pipe(pipe.fileno())
             while n := stdout.readinto(view):
                 chunk = view[:n]
                 digest.update(chunk)
@@ -303,10 +305,10 @@ def stream_to_file(argv: Sequence[str], tmp: Path, *, env: Mapping[str, str],
                 with suppress(BrokenPipeError):
                     sink.close()
         codes = [proc.wait() for proc in procs]
+        dumped = Finished(codes[0], "", read_tail(err, secrets_))
         if reader is None:
-            return Streamed(digest.hexdigest(), Finished(codes[0], "", read_tail(err, secrets_)),
-                            None)
-        return Streamed(digest.hexdigest(), Finished(codes[0], "", read_tail(err, secrets_)),
+            return Streamed(digest.hexdigest(), dumped, None)
+        return Streamed(digest.hexdigest(), dumped,
                         Finished(codes[1], "", read_tail(reader_err, secrets_)),
                         read_all(reader_err, secrets_))
 
@@ -324,8 +326,6 @@ def _feed(sink: IO[bytes], chunk: memoryview) -> IO[bytes] | None:
 
 def _widen_pipe(fd: int) -> None:
     """Ask Linux for a 1 MiB pipe buffer (fewer wake-ups); elsewhere a no-op."""
-    import fcntl
-
     setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
     if setpipe is None:
         return

@@ -149,17 +149,18 @@ class MariaDBEngine:
         except DataError as exc:
             raise DataError(f"{what} did not start, nothing was changed: the snapshot taken "
                             f"first failed ({exc.message})", details=exc.details) from None
-        keep_snapshot = False
+        keep_snapshot = True  # unless the outcome is known: restored, or put back
         try:
             failed = self._apply(path)
+            keep_snapshot = failed is not None
             if failed is None:
                 return
             undo_failed = self._apply(snapshot)
+            keep_snapshot = undo_failed is not None
             if undo_failed is None:
                 raise DataError(f"{what} failed: {failed}; the database was put back as it "
                                 "was before the restore. Check the backup with `rollgate "
                                 "backup verify`, or restore another one")
-            keep_snapshot = True
             raise DataError(f"{what} failed: {failed}; putting the database back failed too: "
                             f"{undo_failed}. Its content before the restore is in {snapshot}: "
                             f"load it with `mariadb {self.database} < {snapshot}` once the "
@@ -172,6 +173,8 @@ class MariaDBEngine:
         """Drop every table and view, then run the dump; None, or why it failed."""
         client = tool("mariadb", "mysql")
         base = [client, *self._connection(), "--batch", "--skip-column-names"]
+        if Path(client).name == "mariadb":  # a failing INSERT would be echoed, rows and all
+            base.append("--skip-print-query-on-error")
         dropped = run_tool([*base, "-e", DROP_ALL, self.database], env=self._env(),
                            secrets_=self._secrets)
         if not dropped.ok:

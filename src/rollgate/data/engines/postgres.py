@@ -16,7 +16,9 @@ import re
 import signal
 import subprocess
 import tempfile
+from contextlib import suppress
 from pathlib import Path
+from typing import IO
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from rollgate.data.engines.base import (
@@ -41,10 +43,12 @@ SCHEMES = ("postgresql", "postgres")
 # table data it makes files only a little larger (bench/backup.py measures both).
 COMPRESS = 1
 
-# Drops every relation a restore must replace, dependants included. Extension members and
-# sequences owned by a column ('a', 'i' dependencies) go with their extension or table.
-DROP_ALL = r"""
+# Runs first in the restore's transaction: marks the verdict pending, then drops every
+# relation the restore must replace, dependants included. Extension members and sequences
+# owned by a column ('e', 'a', 'i' dependencies) go with their extension or table.
+PROLOGUE = r"""
 SET client_min_messages = warning;
+SELECT pg_catalog.set_config('rollgate.verdict', 'pending', true);
 DO $rollgate$
 DECLARE
   rel record;
@@ -70,9 +74,20 @@ END
 $rollgate$;
 """
 
-# Written to psql's last script when pg_restore failed: psql then rolls everything back.
-ABORT_MARK = "rollgate: pg_restore failed, rolling the restore back"
-ABORT = f"DO $rollgate$ BEGIN RAISE EXCEPTION '{ABORT_MARK}'; END $rollgate$;\n"
+# What rollgate writes to psql's last script once pg_restore has exited 0.
+CONFIRM = "SELECT pg_catalog.set_config('rollgate.verdict', 'ok', true);\n"
+
+# Runs last: without the confirmation the transaction fails and psql rolls it back.
+ABORT_MARK = "rollgate: pg_restore did not finish, the restore is rolled back"
+FINAL = f"""
+DO $rollgate$
+BEGIN
+  IF pg_catalog.current_setting('rollgate.verdict', true) IS DISTINCT FROM 'ok' THEN
+    RAISE EXCEPTION '{ABORT_MARK}';
+  END IF;
+END
+$rollgate$;
+"""
 
 # pg_restore --verbose says one of these per entry of the dump's table of contents.
 ENTRY_LINE = re.compile(r"^pg_restore: (creating|processing data for|executing) ", re.MULTILINE)
@@ -189,34 +204,51 @@ class PostgresEngine:
                         "another one", details=f"{restore.stderr}\n{psql.stderr}".strip())
 
     def _restore_pipeline(self, path: Path) -> tuple[Finished, Finished]:
-        """pg_restore | psql, with psql's commit held until pg_restore's exit code is known."""
+        """pg_restore | psql; psql commits only if rollgate then confirms pg_restore's success.
+
+        The confirmation is the last script psql reads, from a pipe only rollgate writes: it
+        sets ``rollgate.verdict`` to ``ok`` once pg_restore has exited 0. Without it (pg_restore
+        failed, or rollgate itself was stopped) the final check raises and psql rolls back.
+        """
         env = self._env()
         verdict_r, verdict_w = os.pipe()
-        with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
-            restore = subprocess.Popen(
-                [tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "-f", "-",
-                 str(path)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=restore_err, env=env)
-            assert restore.stdout is not None
+        with os.fdopen(verdict_w, "wb") as verdict, tempfile.TemporaryFile() as restore_err, \
+                tempfile.TemporaryFile() as psql_err:
             try:
-                psql = subprocess.Popen(
-                    [tool("psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-                     "--single-transaction", "-d", self._conninfo, "-c", DROP_ALL,
-                     "-f", "-", "-f", f"/dev/fd/{verdict_r}"],
-                    stdin=restore.stdout, stdout=subprocess.DEVNULL, stderr=psql_err, env=env,
-                    pass_fds=(verdict_r,))
-            except BaseException:
-                restore.kill()
-                restore.wait()
-                raise
+                restore = subprocess.Popen(
+                    [tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "-f", "-",
+                     str(path)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=restore_err,
+                    env=env)
+                psql = self._start_psql(restore, verdict_r, psql_err, env)
             finally:
                 os.close(verdict_r)
-                restore.stdout.close()
             restore_code = restore.wait()
-            _send_verdict(verdict_w, restore_code == 0)
+            with suppress(BrokenPipeError):  # psql has already stopped: it did not commit
+                if restore_code == 0:
+                    verdict.write(CONFIRM.encode())
+                verdict.close()
             psql_code = psql.wait()
             return (Finished(restore_code, "", read_tail(restore_err, self._secrets)),
                     Finished(psql_code, "", read_tail(psql_err, self._secrets)))
+
+    def _start_psql(self, restore: subprocess.Popen[bytes], verdict_fd: int, stderr: IO[bytes],
+                    env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """psql reading pg_restore's output, in one transaction between PROLOGUE and FINAL."""
+        assert restore.stdout is not None
+        try:
+            return subprocess.Popen(
+                [tool("psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
+                 "--single-transaction", "-d", self._conninfo, "-c", PROLOGUE,
+                 "-f", "-", "-f", f"/dev/fd/{verdict_fd}", "-c", FINAL],
+                stdin=restore.stdout, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                pass_fds=(verdict_fd,))
+        except BaseException:
+            restore.kill()
+            restore.wait()
+            raise
+        finally:
+            restore.stdout.close()
 
 
 def _summary(log: str) -> str:
@@ -228,14 +260,3 @@ def _summary(log: str) -> str:
 def _lost_its_reader(done: Finished) -> bool:
     """pg_restore stopped only because psql had stopped reading its output."""
     return done.code == -signal.SIGPIPE or "Broken pipe" in done.stderr
-
-
-def _send_verdict(fd: int, ok: bool) -> None:
-    """Let psql commit (an empty last script) or roll back (a failing one)."""
-    try:
-        if not ok:
-            os.write(fd, ABORT.encode())
-    except BrokenPipeError:
-        pass  # psql has already stopped; it did not commit
-    finally:
-        os.close(fd)

@@ -39,7 +39,7 @@ class SQLiteEngine:
                             "exist; check the database's url in the spec")
         with atomic_file(dest, f"backup of {self.describe()}") as tmp:
             try:
-                _copy(_open_readonly(self.path), sqlite3.connect(tmp), self_contained=True)
+                _copy(self.path, tmp, self_contained=True)
             except sqlite3.Error as exc:
                 raise DataError(f"backup of {self.describe()} failed: {exc}; check that the "
                                 "file is a SQLite database and not locked for long") from None
@@ -69,7 +69,7 @@ class SQLiteEngine:
         """Check the backup, then copy it over the live database in one transaction."""
         self.check(path)
         try:
-            _copy(_open_readonly(path, immutable=True), sqlite3.connect(self.path))
+            _copy(path, self.path, immutable_source=True)
         except sqlite3.Error as exc:
             raise DataError(f"restore of {self.describe()} from {path.name} failed: {exc}; "
                             "the database was left as it was. Stop what holds it locked "
@@ -82,12 +82,12 @@ def _open_readonly(path: Path, immutable: bool = False) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True)
 
 
-def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, self_contained: bool = False
-          ) -> None:
-    """Copy every page of ``src`` into ``dst`` with the backup API; close both.
+def _copy(src: Path, dst: Path, *, immutable_source: bool = False,
+          self_contained: bool = False) -> None:
+    """Copy every page of database ``src`` over database ``dst`` with the backup API.
 
-    ``self_contained`` switches the copy to a rollback journal, so a backup of a WAL database
-    is one file that needs no -wal or -shm beside it.
+    ``src`` is opened read-only. ``self_contained`` switches the copy to a rollback journal,
+    so a backup of a WAL database is one file that needs no -wal or -shm beside it.
     """
     deadline = time.monotonic() + LOCK_WAIT_S
 
@@ -97,13 +97,17 @@ def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, self_contained: bool
             raise sqlite3.OperationalError(
                 f"database is locked by another process for over {LOCK_WAIT_S:.0f} s")
 
+    source = _open_readonly(src, immutable=immutable_source)
     try:
-        src.backup(dst, progress=give_up_when_locked)
-        if self_contained:
-            dst.execute("PRAGMA journal_mode=DELETE")
+        target = sqlite3.connect(dst, timeout=LOCK_WAIT_S)
+        try:
+            source.backup(target, progress=give_up_when_locked)
+            if self_contained:
+                target.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            target.close()
     finally:
-        src.close()
-        dst.close()
+        source.close()
 
 
 def _check_header(path: Path) -> None:
