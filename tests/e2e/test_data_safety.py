@@ -318,3 +318,36 @@ def test_rollback_refusals_say_what_to_do(sandbox: Sandbox) -> None:
         app_with_backup = rollback("--backup-id", "x")
         assert app_with_backup.returncode == 2 and "--db-only or --full" in app_with_backup.stderr
 
+
+
+def test_maintenance_on_and_off_by_hand(sandbox: Sandbox) -> None:
+    with _database("sqlite", sandbox) as url:
+        port = _setup(sandbox, url)
+        install_migrations(sandbox.root, ["0001"])
+        assert deploy(sandbox, "v1").returncode == 0
+        public = f"http://127.0.0.1:{port}/api/items"
+        on = sandbox.run("maintenance", "on", "web", "--env", "production", "--message",
+                         "Scheduled maintenance until 10:00 AM GMT")
+        assert on.returncode == 0, on.stderr
+        answer = httpx.get(public)
+        assert answer.status_code == 503
+        assert answer.json() == {"error": "maintenance",
+                                 "message": "Scheduled maintenance until 10:00 AM GMT"}
+        assert answer.headers["Retry-After"]
+        assert sandbox.json("status")[0]["maintenance"]["message"].startswith("Scheduled")
+        assert sandbox.run("maintenance", "off", "web", "--env", "production").returncode == 0
+        assert httpx.get(public).status_code == 200
+        again = sandbox.run("maintenance", "off", "web", "--env", "production")
+        assert again.returncode == 3 and "not in maintenance" in again.stderr
+        events = [e["action"] for e in _audit(sandbox)]
+        assert events[-2:] == ["maintenance.on", "maintenance.off"]
+
+
+def _audit(box: Sandbox) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from rollgate.store.tables import AuditEvent
+
+    with box.store().session() as s:
+        return [{"action": e.action, "actor": e.actor}
+                for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]

@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
             table.add_column(col, overflow="fold")
         for r in rows:
             traffic = ", ".join(f"{v} {w}%" for v, w in r["weights"].items()) or "-"
+            if r.get("maintenance"):
+                traffic = f"maintenance (503): {r['maintenance']['message']}"
             insts = ", ".join(
                 f"{i['version']}#{i['replica']} "
                 + ("[green]healthy[/]" if i["healthy"] else "[red]unhealthy[/]"

@@ -35,5 +35,5 @@ def target_status(rt: Runtime, project: Project, service: str, environment: str
         "previous": live.previous_version if live else None,
         "weights": target.weights() if proxy_up else {},
         "proxy": proxy_up, "url": target.public_url, "instances": instances,
-        "active_run": active,
+        "active_run": active, "maintenance": target.maintenance() if proxy_up else None,
     }
