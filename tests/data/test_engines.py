@@ -1,8 +1,8 @@
 """Backup engines against real databases: round trips, damaged files, failures, secrets.
 
 PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) tests get a fresh database each,
-dropped afterwards; they are skipped, with the reason, where the server or its client tools
-are missing.
+dropped afterwards; they fail, saying what is missing, where the server or its client tools
+are not there (`.ci/run` starts the servers and checks the tools).
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ SECRET = "s3cret"
 def _need(tools: tuple[str, ...], port: int, what: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
-        pytest.skip(f"{what}: {', '.join(missing)} not installed")
+        pytest.fail(f"{what}: {', '.join(missing)} not installed (Debian's PostgreSQL and "
+                    "MariaDB client packages)")
     if not dbutil.answers("127.0.0.1", port):
-        pytest.skip(f"{what} does not answer on 127.0.0.1:{port}")
+        pytest.fail(f"{what} does not answer on 127.0.0.1:{port}; start it (see .ci/run)")
 
 
 @pytest.fixture
