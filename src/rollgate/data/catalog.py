@@ -63,6 +63,7 @@ def create(db: Database, t: DataTarget, *, actor: str, reason: str | None,
            run_id: str | None = None, service: str | None = None, version: str | None = None,
            keep: bool = False) -> Backup:
     """Back up a database, check the result, describe it and record it in the catalog."""
+    _not_the_store(db, t)
     engine = t.engine()
     started = now()
     backup_id = new_id(db, started)
@@ -130,12 +131,20 @@ def verify(db: Database, t: DataTarget, backup_id: str) -> Verified:
 
 def restore(db: Database, t: DataTarget, backup_id: str) -> Verified:
     """Verify a backup, then replace the database's content with it."""
+    _not_the_store(db, t)
     checked = verify(db, t, backup_id)
     try:
         t.engine().restore(Path(checked.row.location))
     except DataError as exc:
         raise DataError(redact(exc.message, t.secrets()), details=exc.details) from None
     return checked
+
+
+def _not_the_store(db: Database, t: DataTarget) -> None:
+    if t.is_store(db.url):
+        raise UsageError(f"database {t.label} is rollgate's own store; give rollgate a "
+                         "database of its own (ROLLGATE_DATABASE_URL) so that restoring your "
+                         "data never rewinds rollgate's journal")
 
 
 def _same_database(row: Backup, t: DataTarget) -> None:

@@ -73,6 +73,12 @@ class DataTarget:
         scheme, rest = self.url.split("://", 1)
         return f"{_DIALECTS.get(scheme, scheme)}://{rest}"
 
+    def is_store(self, store_url: str) -> bool:
+        """True when this database is rollgate's own store (it must never back it up)."""
+        if self.url is None:
+            return False
+        return _identity(self.sqlalchemy_url()) == _identity(store_url)
+
     def command_env(self) -> dict[str, str]:
         """What backup, restore and migration commands see: DATABASE_URL and the env name."""
         env = {"ROLLGATE_ENVIRONMENT": self.environment, "ROLLGATE_DATABASE": self.name}
@@ -113,3 +119,15 @@ class DataTarget:
         else:
             root = self.state_dir / "backups"
         return LocalStorage(root / self.environment / self.name)
+
+
+def _identity(url: str) -> tuple[str, str, int | None, str]:
+    """(family, host, port, database or file) of a URL, for comparing two URLs."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    family = parts.scheme.split("+", 1)[0]
+    family = {"postgres": "postgresql", "mariadb": "mysql"}.get(family, family)
+    if family == "sqlite":
+        return family, "", None, str(Path(url.split(":///", 1)[-1]).resolve())
+    return family, parts.hostname or "localhost", parts.port, parts.path.strip("/")
