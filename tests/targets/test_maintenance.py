@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rollgate.demo.load import LoadLoop
+from rollgate.demo.load import MAINTENANCE, LoadLoop
 from rollgate.demo.process import DemoProcess
 from rollgate.errors import TargetError, UsageError
 from rollgate.spec.loader import load_spec
@@ -86,10 +86,11 @@ def test_maintenance_answers_every_request_then_traffic_resumes(
     assert after.status_code == 200 and after.json() == {"version": "v1"}
 
     summary = load.summary()
-    assert set(summary.by_version_status) == {"v1", ""}, summary.by_version_status
+    assert set(summary.by_version_status) == {"v1", MAINTENANCE}, summary.by_version_status
     assert set(summary.by_version_status["v1"]) == {200}  # never a 502, 500 or refused
-    assert set(summary.by_version_status[""]) == {503}
-    served, answered = summary.by_version_status["v1"][200], summary.by_version_status[""][503]
+    assert set(summary.by_version_status[MAINTENANCE]) == {503}
+    served, answered = summary.by_version_status["v1"][200], summary.maintenance
+    assert summary.unexpected == 0
     assert served > 0 and answered > 0
     samples = load.samples()
     during = [s.status for s in samples if on_done + 0.3 < s.at < off_sent]
