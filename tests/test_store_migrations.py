@@ -22,6 +22,7 @@ def test_migrations_create_every_table(database_url: str | None, tmp_path: objec
     assert db.revision() == HEAD_REVISION
     tables = set(inspect(db.engine).get_table_names())
     assert {"runs", "steps", "run_locks", "executors", "instances", "proxies", "deployments",
-            "releases", "audit_events", "analysis_checks", "backups", "rollbacks"} <= tables
+            "releases", "audit_events", "analysis_checks", "backups", "rollbacks",
+            "audit_head"} <= tables
     db.migrate()  # a second time is a no-op
     db.dispose()

@@ -14,7 +14,7 @@ from typing import Annotated
 import click
 import typer
 
-from rollgate.cli import data_cmds, runs_cmds, spec_cmds, target_cmds
+from rollgate.cli import audit_cmds, data_cmds, runs_cmds, spec_cmds, target_cmds
 from rollgate.cli.common import app_state
 from rollgate.cli.render import err_console
 from rollgate.engine.runtime import exit_abandoning
@@ -42,6 +42,7 @@ spec_cmds.register(app)
 runs_cmds.register(app)
 target_cmds.register(app)
 data_cmds.register(app)
+audit_cmds.register(app)
 
 
 def main() -> None:

@@ -184,16 +184,34 @@ class Deployment(Base):
 
 
 class AuditEvent(Base):
-    """Who did what, when, to what."""
+    """Who did what, when, to what; each row's hash covers it and the row before."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("seq", name="uq_audit_events_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The newest link of the audit chain: its sequence number and hash (one row).
+
+    Appending locks this row first, so concurrent writers chain one after the other, and
+    a deleted newest row is still noticed.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class AnalysisCheck(Base):
