@@ -4,10 +4,12 @@ Fills a fresh database with pgbench (scale 14 is about 200 MB), then, alternatin
 first and repeated (median of the rounds):
 
     backup   plain ``pg_dump -Fc -f FILE``
-             vs rollgate: PostgresEngine.backup() + check() (what a catalog entry costs)
+             vs rollgate's catalog: ``catalog.create`` (dump hashed while it streams, the
+             engine's check, the .meta.json and the catalog row), what `rollgate backup
+             create` does after its start-up
     restore  plain ``pg_restore --clean --if-exists --no-owner -d DB FILE``
-             vs rollgate: sha256 re-check of the file + PostgresEngine.restore()
-             (one transaction, tables created since the backup dropped)
+             vs rollgate's catalog: ``catalog.restore`` (size and sha256 re-checked, then
+             one transaction that also drops the tables created since the backup)
 
 Prints a table and writes bench/results/backup.json. The goal is rollgate/plain <= 1.10.
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and pgbench.
@@ -32,7 +34,11 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from rollgate.data.engines import PostgresEngine, sha256_file
+from rollgate.data import catalog
+from rollgate.data.engines import PostgresEngine
+from rollgate.data.target import DataTarget
+from rollgate.spec.data import Database as DatabaseConfig
+from rollgate.store.db import Database
 
 HOST, PORT, USER = "127.0.0.1", "5432", "postgres"
 ADMIN = f"postgresql://{USER}@{HOST}:{PORT}/postgres"
@@ -81,12 +87,13 @@ def _run(*argv: str) -> None:
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
 
 
-def one_round(db: str, engine: PostgresEngine, folder: Path, plain_first: bool
-              ) -> dict[str, float]:
+def one_round(db: str, engine: PostgresEngine, folder: Path, plain_first: bool,
+              store: Database, target: DataTarget) -> dict[str, float]:
     """Both backups, then both restores (each its own file); seconds per step."""
-    plain_file, rg_file = folder / "plain.dump", folder / "rollgate.dump"
+    plain_file = folder / "plain.dump"
     times: dict[str, float] = {}
-    digest = ""
+    made: list[Path] = []
+    ids: list[str] = []
 
     def plain_backup() -> None:
         times["plain_backup"] = _timed(lambda: _run("pg_dump", "-Fc", "-f", str(plain_file),
@@ -100,12 +107,11 @@ def one_round(db: str, engine: PostgresEngine, folder: Path, plain_first: bool
         same.unlink()
 
     def rollgate_backup() -> None:
-        nonlocal digest
         started = time.perf_counter()
-        digest = engine.backup(rg_file)
-        times["rollgate_backup_only"] = time.perf_counter() - started
-        times["rollgate_check_only"] = _timed(lambda: engine.check(rg_file))
+        row = catalog.create(store, target, actor="bench", reason="bench")
         times["rollgate_backup"] = time.perf_counter() - started
+        made.append(Path(row.location))
+        ids.append(row.id)
 
     def plain_restore() -> None:
         times["plain_restore"] = _timed(lambda: _run(
@@ -113,12 +119,7 @@ def one_round(db: str, engine: PostgresEngine, folder: Path, plain_first: bool
             str(plain_file)))
 
     def rollgate_restore() -> None:
-        started = time.perf_counter()
-        if sha256_file(rg_file) != digest:
-            raise SystemExit("rollgate's backup changed on disk")
-        times["rollgate_sha256_only"] = time.perf_counter() - started
-        engine.restore(rg_file)
-        times["rollgate_restore"] = time.perf_counter() - started
+        times["rollgate_restore"] = _timed(lambda: catalog.restore(store, target, ids[-1]))
 
     backups = [plain_backup, rollgate_backup, plain_backup_same_level]
     restores = [plain_restore, rollgate_restore]
@@ -128,9 +129,9 @@ def one_round(db: str, engine: PostgresEngine, folder: Path, plain_first: bool
     for step in (*backups, *restores):
         step()
     times["plain_file_mb"] = plain_file.stat().st_size / 1e6
-    times["rollgate_file_mb"] = rg_file.stat().st_size / 1e6
+    times["rollgate_file_mb"] = made[-1].stat().st_size / 1e6
     plain_file.unlink()
-    rg_file.unlink()
+    target.storage().delete(made[-1])
     return times
 
 
@@ -143,14 +144,21 @@ def measure(scale: int, rounds: int) -> dict[str, Any]:
         size_mb = _size_mb(db)
         Console().print(f"database {db}: pgbench scale {scale}, {size_mb:.0f} MB "
                         f"(pg_database_size), filled in {fill:.1f} s")
-        engine = PostgresEngine(f"postgresql://{USER}@{HOST}:{PORT}/{db}")
+        url = f"postgresql://{USER}@{HOST}:{PORT}/{db}"
+        engine = PostgresEngine(url)
         samples: list[dict[str, float]] = []
         with tempfile.TemporaryDirectory(prefix="rg-bench-backup-") as tmp:
+            store = Database(f"sqlite:///{Path(tmp) / 'store.db'}")
+            store.migrate()
+            target = DataTarget(name="bench", environment="bench",
+                                config=DatabaseConfig(engine="postgres", url=url), url=url,
+                                spec_dir=Path(tmp), state_dir=Path(tmp))
             for n in range(rounds):
                 _settle(db)
-                samples.append(one_round(db, engine, Path(tmp), plain_first=n % 2 == 0))
+                samples.append(one_round(db, engine, Path(tmp), n % 2 == 0, store, target))
                 if _rows(db) != scale * 100_000:
                     raise SystemExit("the restored database lost rows")
+            store.dispose()
         median = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
         paired = {name: round(statistics.median(s[ours] / s[theirs] for s in samples), 3)
                   for name, (ours, theirs) in PAIRS.items()}
@@ -172,14 +180,12 @@ def _print(result: dict[str, Any]) -> None:
                         f"median of {result['rounds']} rounds")
     for col in ("step", "plain s", "rollgate s", "rollgate/plain", "goal", "rollgate parts"):
         table.add_column(col, justify="right")
-    backup_parts = (f"pg_dump -Z{z} {m['rollgate_backup_only']:.2f} "
-                    f"+ check {m['rollgate_check_only']:.2f}")
+    backup_parts = f"pg_dump -Z{z} hashed + full read check + meta + row"
     rows = (("backup (plain: pg_dump -Fc)", "backup", "plain_backup", backup_parts),
             (f"backup (plain: pg_dump -Fc -Z{z})", "backup_same_level",
              "plain_same_level_backup", backup_parts),
             ("restore", "restore", "plain_restore",
-             f"sha256 {m['rollgate_sha256_only']:.2f} + restore "
-             f"{m['rollgate_restore'] - m['rollgate_sha256_only']:.2f}"))
+             "size + sha256, then one transaction"))
     for label, name, plain, parts in rows:
         ours = PAIRS[name][0]
         verdict = "ok" if ratio[name] <= GOAL else "MISSED"
