@@ -39,7 +39,7 @@ def data_api(sandbox: Sandbox) -> Iterator[ApiServer]:
 
 def test_backups_and_a_db_rollback_through_the_api(data_api: ApiServer) -> None:
     first = data_api.deployed("v1")
-    backups = data_api.http.get("/api/backups").json()
+    backups = data_api.http.get("/api/backups").json()["items"]
     assert len(backups) == 1
     point = backups[0]
     assert (point["run_id"], point["rollback_point"], point["engine"]) == (
@@ -57,7 +57,7 @@ def test_backups_and_a_db_rollback_through_the_api(data_api: ApiServer) -> None:
     names = [s["name"] for s in run["steps"]]
     assert names[1:4] == [f"verify {point['id']}", "maintenance on",
                           f"restore main from {point['id']}"]
-    records = data_api.http.get("/api/rollbacks").json()
+    records = data_api.http.get("/api/rollbacks").json()["items"]
     assert (records[0]["scope"], records[0]["trigger"], records[0]["reason"]) == (
         "db", "manual", "bad import")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from rollgate.api.common import Limit, RuntimeDep, errors
+from rollgate.api.common import Limit, Offset, RuntimeDep, errors, page
 from rollgate.data import catalog
 from rollgate.store import backups as backup_store
 
@@ -21,14 +21,16 @@ def list_backups(
     database: Annotated[str | None, Query(description="only this database")] = None,
     environment: Annotated[str | None, Query(description="only this environment")] = None,
     limit: Limit = 50,
-) -> list[dict[str, Any]]:
-    """Backups, newest first."""
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Backups, newest first, one page."""
     with rt.db.session() as s:
         rows = backup_store.listing(session=s, database=database, environment=environment,
-                                    limit=limit)
+                                    limit=limit + 1, offset=offset)
         points = set().union(*(backup_store.rollback_points(session=s, environment=e)
                                for e in {r.environment for r in rows}))
-    return [{**catalog.meta(r), "rollback_point": r.id in points} for r in rows]
+    return page([{**catalog.meta(r), "rollback_point": r.id in points} for r in rows],
+                limit=limit, offset=offset)
 
 
 @router.get("/backups/{backup_id}", summary="Show a backup", responses=errors(404),
@@ -42,12 +44,13 @@ def show_backup(backup_id: str, rt: RuntimeDep) -> dict[str, Any]:
 @router.get("/rollbacks", summary="List rollback records", responses=errors(422),
             description="Every rollback, asked for or automatic: scope (app, db, full), "
                         "versions, backup, reason, status and the path of its JSON record.")
-def list_rollbacks(rt: RuntimeDep, limit: Limit = 50) -> list[dict[str, Any]]:
-    """Rollback records, newest first."""
+def list_rollbacks(rt: RuntimeDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Rollback records, newest first, one page."""
     with rt.db.session() as s:
-        rows = backup_store.rollbacks(session=s, limit=limit)
-    return [{"run_id": r.run_id, "service": r.service, "environment": r.environment,
+        rows = backup_store.rollbacks(session=s, limit=limit + 1, offset=offset)
+    return page([{"run_id": r.run_id, "service": r.service, "environment": r.environment,
              "scope": r.scope, "trigger": r.trigger, "from_version": r.from_version,
              "to_version": r.to_version, "backup_id": r.backup_id, "reason": r.reason,
              "actor": r.actor, "status": r.status, "error": r.error,
-             "record_path": r.record_path, "at": r.at} for r in rows]
+             "record_path": r.record_path, "at": r.at} for r in rows],
+                limit=limit, offset=offset)

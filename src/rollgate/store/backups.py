@@ -34,7 +34,8 @@ def exists(*, session: Session, backup_id: str) -> bool:
 
 
 def listing(*, session: Session, database: str | None = None, environment: str | None = None,
-            limit: int | None = None, include_pruned: bool = True) -> list[Backup]:
+            limit: int | None = None, include_pruned: bool = True,
+            offset: int = 0) -> list[Backup]:
     """Backups, newest first."""
     query = select(Backup).order_by(Backup.created_at.desc(), Backup.id.desc())
     if database:
@@ -45,7 +46,7 @@ def listing(*, session: Session, database: str | None = None, environment: str |
         query = query.where(Backup.pruned_at.is_(None))
     if limit:
         query = query.limit(limit)
-    return list(session.scalars(query))
+    return list(session.scalars(query.offset(offset)))
 
 
 def latest(*, session: Session, database: str, environment: str) -> Backup | None:
@@ -76,9 +77,11 @@ def add_rollback(*, session: Session, row: Rollback) -> None:
     session.add(row)
 
 
-def rollbacks(*, session: Session, run_id: str | None = None, limit: int = 50) -> list[Rollback]:
+def rollbacks(*, session: Session, run_id: str | None = None, limit: int = 50,
+              offset: int = 0) -> list[Rollback]:
     """Rollback records, newest first."""
-    query = select(Rollback).order_by(Rollback.at.desc(), Rollback.id.desc()).limit(limit)
+    query = (select(Rollback).order_by(Rollback.at.desc(), Rollback.id.desc())
+             .offset(offset).limit(limit))
     if run_id:
         query = query.where(Rollback.run_id == run_id)
     return list(session.scalars(query))
