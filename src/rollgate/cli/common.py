@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rollgate.engine.runtime import Runtime
 from rollgate.runs.service import Project
 from rollgate.settings import Settings, load_settings
 from rollgate.spec.loader import load_spec
+
+if TYPE_CHECKING:
+    from rollgate.cli.remote import RemoteClient
 
 
 @dataclass
@@ -16,6 +20,7 @@ class AppState:
     """The spec path, settings and runtime, built lazily once per invocation."""
 
     spec: Path | None = None
+    server: str | None = None  # --server URL: run commands go through that server's API
     json_errors: bool = False
     _runtime: Runtime | None = field(default=None, repr=False)
 
@@ -30,6 +35,14 @@ class AppState:
         if path.is_absolute() and path.resolve().is_relative_to(Path.cwd()):
             shown = path.resolve().relative_to(Path.cwd())  # errors name the file as seen
         return Project(spec=load_spec(shown), spec_dir=path.resolve().parent)
+
+    def remote(self) -> RemoteClient | None:
+        """The API client of the server given with --server, or None (work locally)."""
+        if not self.server:
+            return None
+        from rollgate.cli.remote import RemoteClient
+
+        return RemoteClient(self.server)
 
     def runtime(self, kind: str = "cli") -> Runtime:
         """The runtime (store opened and migrated)."""

@@ -14,7 +14,14 @@ from typing import Annotated
 import click
 import typer
 
-from rollgate.cli import audit_cmds, data_cmds, runs_cmds, spec_cmds, target_cmds
+from rollgate.cli import (
+    audit_cmds,
+    data_cmds,
+    remote_cmds,
+    runs_cmds,
+    spec_cmds,
+    target_cmds,
+)
 from rollgate.cli.common import app_state
 from rollgate.cli.render import err_console
 from rollgate.engine.runtime import exit_abandoning
@@ -33,9 +40,14 @@ app = typer.Typer(
 def _root(
     spec: Annotated[Path | None, typer.Option("--spec", "-f", envvar="ROLLGATE_SPEC",
                                               help="spec file (default rollgate.yaml)")] = None,
+    server: Annotated[str | None, typer.Option(
+        "--server", envvar="ROLLGATE_SERVER",
+        help="run deploy, rollback, approve, cancel, resume, status, history and runs show "
+             "through this `rollgate serve` (after `rollgate login`)")] = None,
 ) -> None:
     """Deployment, rollback and incident runbooks as code that runs."""
     app_state.spec = spec
+    app_state.server = server
 
 
 spec_cmds.register(app)
@@ -43,6 +55,7 @@ runs_cmds.register(app)
 target_cmds.register(app)
 data_cmds.register(app)
 audit_cmds.register(app)
+remote_cmds.register(app)
 
 
 def main() -> None:

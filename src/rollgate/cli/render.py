@@ -138,7 +138,7 @@ def follow(rt: Runtime, run_id: str, *, quiet: bool = False, poll: float = 0.25)
                     if seen.get(s.seq) == f"{s.state}{s.attempts}":
                         continue
                     seen[s.seq] = f"{s.state}{s.attempts}"
-                    _plain_step(s)
+                    plain_step(s)
             if run.status in run_store.TERMINAL:
                 break
             time.sleep(poll)
@@ -147,7 +147,8 @@ def follow(rt: Runtime, run_id: str, *, quiet: bool = False, poll: float = 0.25)
     return run
 
 
-def _plain_step(s: Step) -> None:
+def plain_step(s: Step) -> None:
+    """One line per step state for logs and pipes, with its output and error below."""
     at = ts(s.finished_at if s.state != "running" else s.started_at)
     if s.state == "running":
         again = f" (attempt {s.attempts})" if s.attempts > 1 else ""

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from rollgate.cli import remote_cmds
 from rollgate.cli.common import app_state
 from rollgate.cli.render import (
     STATUS_STYLE,
@@ -56,6 +57,10 @@ def register(app: typer.Typer) -> None:
         version starts. A failed migration restores the backup and the run fails.
         """
         app_state.json_errors = as_json
+        if (client := app_state.remote()) is not None:
+            remote_cmds.deploy(client, service=service_name, environment=env, version=version,
+                               allow_destructive=allow_destructive, as_json=as_json)
+            return
         project = app_state.project()
         rt = app_state.runtime()
 
@@ -103,6 +108,11 @@ def register(app: typer.Typer) -> None:
         scope = "db" if db_only else "full" if full else "app"
         if to and latest:
             raise UsageError("--to and --latest exclude each other; give one")
+        if (client := app_state.remote()) is not None:
+            remote_cmds.rollback(client, service=service_name, environment=env, scope=scope,
+                                 to=to, backup_id=backup_id, latest_backup=latest and
+                                 scope != "app", reason=reason, yes=yes, as_json=as_json)
+            return
         project = app_state.project()
         rt = app_state.runtime()
         plan = service.plan_rollback(rt, project, service=service_name, environment=env,
@@ -135,6 +145,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Continue an interrupted run from the step that was interrupted."""
         app_state.json_errors = as_json
+        if (client := app_state.remote()) is not None:
+            remote_cmds.run_action(client, run_id, "resume", as_json)
+            return
         rt = app_state.runtime()
         service.resume(rt, run_id, service.default_actor())
         run = follow(rt, run_id, quiet=as_json)
@@ -149,6 +162,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop a run: it discards or rolls back what it started and ends cancelled."""
         app_state.json_errors = as_json
+        if (client := app_state.remote()) is not None:
+            remote_cmds.run_action(client, run_id, "cancel", as_json)
+            return
         rt = app_state.runtime()
         service.cancel(rt, run_id, service.default_actor())
         run = follow(rt, run_id, quiet=True)
@@ -213,6 +229,9 @@ def register(app: typer.Typer) -> None:
         comment: Annotated[str | None, typer.Option(help="recorded with the approval")] = None,
     ) -> None:
         """Let a run waiting at a `pause: approval` step go on."""
+        if (client := app_state.remote()) is not None:
+            remote_cmds.run_action(client, run_id, "approve", False, {"comment": comment})
+            return
         rt = app_state.runtime()
         run = service.approve(rt, run_id, service.default_actor(), comment)
         console.print(f"approved {run.id} ({run.service} {run.version} → {run.environment})")
@@ -226,6 +245,10 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """List runs, newest first."""
+        if (client := app_state.remote()) is not None:
+            remote_cmds.history(client, service=service_name, environment=env, status=status,
+                                limit=limit, as_json=as_json)
+            return
         rt = app_state.runtime()
         with rt.db.session() as s:
             rows = run_store.list_runs(session=s, service=service_name, environment=env,
@@ -251,6 +274,9 @@ def register(app: typer.Typer) -> None:
     def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], as_json: Json = False) -> None:
         """Show a run with its steps, timings, attempts, output and errors."""
         app_state.json_errors = as_json
+        if (client := app_state.remote()) is not None:
+            remote_cmds.show(client, run_id, as_json)
+            return
         rt = app_state.runtime()
         with rt.db.session() as s:
             run = run_store.get_run(session=s, run_id=run_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from rollgate.cli import remote_cmds
 from rollgate.cli.common import app_state
 from rollgate.cli.render import console, print_json, ts
 from rollgate.runs import service
@@ -22,6 +23,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Running versions, traffic weights and health of every service."""
+        if (client := app_state.remote()) is not None:
+            remote_cmds.status(client, env, as_json)
+            return
         project = app_state.project()
         rt = app_state.runtime()
         rows: list[dict[str, Any]] = []
