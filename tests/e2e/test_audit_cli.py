@@ -16,7 +16,8 @@ def test_audit_verify_names_the_first_edited_row(sandbox: Sandbox) -> None:
     events = sandbox.json("audit", "list")
     assert [e["action"] for e in events] == ["run.succeeded", "deploy.requested"] * 2
     assert {e["actor"] for e in events} == {"tester"}
-    assert sandbox.json("audit", "list", "--action", "deploy.")[0]["detail"]["version"] == "v2"
+    latest = sandbox.json("audit", "list", "--action", "deploy.")[0]["detail"]
+    assert (latest["before"], latest["after"]) == ("v1", "v2")
     intact = sandbox.run("audit", "verify")
     assert intact.returncode == 0 and "4 events" in intact.stdout
 
@@ -26,3 +27,15 @@ def test_audit_verify_names_the_first_edited_row(sandbox: Sandbox) -> None:
     broken = sandbox.run("audit", "verify")
     assert broken.returncode == 1
     assert "broken at event 2" in broken.stdout and "edited" in broken.stdout
+
+
+def test_a_changed_spec_is_audited_with_what_changed(sandbox: Sandbox) -> None:
+    setup(sandbox, {"kind": "recreate"})
+    assert deploy(sandbox, "v1").returncode == 0
+    setup(sandbox, {"kind": "rolling"}, replicas=2)  # someone edits rollgate.yaml
+    assert deploy(sandbox, "v2").returncode == 0
+    changed = sandbox.json("audit", "list", "--action", "config.")
+    assert len(changed) == 1
+    paths = changed[0]["detail"]["changed"]
+    assert "environments.production.strategy" in paths
+    assert "services.web.replicas" in paths and "services.web.port" in paths

@@ -55,9 +55,13 @@ def default_actor() -> str:
 def create_run(
     rt: Runtime, project: Project, *, kind: str, service: str, environment: str, version: str,
     actor: str, reason: str | None, wait: bool = False, on_wait: object = None,
-    params: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None, via: str | None = None,
 ) -> str:
-    """Create a run holding the target's lock; with ``wait``, wait for the lock to free."""
+    """Create a run holding the target's lock; with ``wait``, wait for the lock to free.
+
+    ``via`` (how an API caller signed in: ``token:<id>`` or ``session``) goes into the audit
+    event's detail; see :func:`via_detail`.
+    """
     project.check_target(service, environment)
     env = project.spec.environments[environment]
     announced = False
@@ -65,17 +69,25 @@ def create_run(
         try:
             with rt.db.session() as s:
                 live = inventory.deployment(session=s, service=service, environment=environment)
+                spec = project.spec.model_dump(mode="json")
+                previous = run_store.list_runs(session=s, limit=1)
                 run = run_store.create_run(
                     session=s, kind=kind, service=service, environment=environment,
                     version=version, from_version=live.version if live else None,
                     strategy=env.strategy.kind, actor=actor, reason=reason,
-                    spec=project.spec.model_dump(mode="json"), spec_dir=str(project.spec_dir),
-                    params=params,
+                    spec=spec, spec_dir=str(project.spec_dir), params=params,
                 )
+                if previous and (changed := spec_changes(previous[0].spec, spec)):
+                    audit.record(session=s, actor=actor, action="config.changed",
+                                 target=project.spec.project,
+                                 detail={"run": run.id, "since_run": previous[0].id,
+                                         "changed": changed})
                 audit.record(session=s, actor=actor, action=f"{kind}.requested",
                              target=f"{service}/{environment}",
                              detail={"run": run.id, "version": version, "reason": reason,
-                                     **(params or {})})
+                                     "before": live.version if live else None,
+                                     "after": version, **(params or {}),
+                                     **via_detail(via)})
                 return run.id
         except LockedError as locked:
             if not wait:
@@ -84,6 +96,31 @@ def create_run(
                 on_wait(locked.run_id)
                 announced = True
             time.sleep(1.0)
+
+
+def spec_changes(before: dict[str, Any], after: dict[str, Any], depth: int = 3,
+                 prefix: str = "") -> list[str]:
+    """Dotted paths (up to ``depth`` levels) where two spec snapshots differ: added, removed
+    or changed. Values are not listed: a spec can hold secrets written by mistake."""
+    changed: list[str] = []
+    for key in sorted(before.keys() | after.keys()):
+        path = f"{prefix}{key}"
+        if key not in before:
+            changed.append(f"{path} (added)")
+        elif key not in after:
+            changed.append(f"{path} (removed)")
+        elif before[key] != after[key]:
+            a, b = before[key], after[key]
+            if depth > 1 and isinstance(a, dict) and isinstance(b, dict):
+                changed += spec_changes(a, b, depth - 1, f"{path}.")
+            else:
+                changed.append(path)
+    return changed
+
+
+def via_detail(via: str | None) -> dict[str, str]:
+    """``{"via": via}`` for an audit event's detail, or nothing (CLI and open-mode calls)."""
+    return {"via": via} if via else {}
 
 
 def start(rt: Runtime, run_id: str) -> None:
@@ -99,12 +136,12 @@ def start(rt: Runtime, run_id: str) -> None:
 
 def deploy(rt: Runtime, project: Project, *, service: str, environment: str, version: str,
            actor: str, wait: bool = False, on_wait: object = None,
-           allow_destructive: bool = False) -> str:
+           allow_destructive: bool = False, via: str | None = None) -> str:
     """Start a deploy run of ``version``; returns the run id."""
     params = {"allow_destructive": True} if allow_destructive else None
     run_id = create_run(rt, project, kind="deploy", service=service, environment=environment,
                         version=version, actor=actor, reason=None, wait=wait, on_wait=on_wait,
-                        params=params)
+                        params=params, via=via)
     start(rt, run_id)
     return run_id
 
@@ -240,7 +277,8 @@ def _rollback_backup(rt: Runtime, service: str, environment: str, database: str,
 
 def rollback(rt: Runtime, project: Project, *, service: str, environment: str,
              to: str | None, reason: str | None, actor: str, scope: str = "app",
-             backup_id: str | None = None, latest_backup: bool = False) -> str:
+             backup_id: str | None = None, latest_backup: bool = False,
+             via: str | None = None) -> str:
     """Start a rollback run (app, db or full); returns the run id."""
     env = project.spec.environments.get(environment)
     if env is not None and env.policies.require_reason and not (reason and reason.strip()):
@@ -256,7 +294,8 @@ def rollback(rt: Runtime, project: Project, *, service: str, environment: str,
                                environment)
         catalog.verify(rt.db, t, plan.backup.id)
     run_id = create_run(rt, project, kind="rollback", service=service, environment=environment,
-                        version=plan.to, actor=actor, reason=reason, params=plan.params())
+                        version=plan.to, actor=actor, reason=reason, params=plan.params(),
+                        via=via)
     start(rt, run_id)
     return run_id
 
@@ -291,7 +330,7 @@ def take_over(rt: Runtime, run: Run) -> bool:
     return False
 
 
-def resume(rt: Runtime, run_id: str, actor: str) -> Run:
+def resume(rt: Runtime, run_id: str, actor: str, via: str | None = None) -> Run:
     """Resume a run whose process died; refused when it is finished or still driven."""
     with rt.db.session() as s:
         run = run_store.get_run(session=s, run_id=run_id)
@@ -304,12 +343,13 @@ def resume(rt: Runtime, run_id: str, actor: str) -> Run:
         )
     with rt.db.session() as s:
         audit.record(session=s, actor=actor, action="run.resumed",
-                     target=f"{run.service}/{run.environment}", detail={"run": run_id})
+                     target=f"{run.service}/{run.environment}",
+                     detail={"run": run_id, **via_detail(via)})
     take_over(rt, run)
     return run
 
 
-def cancel(rt: Runtime, run_id: str, actor: str) -> Run:
+def cancel(rt: Runtime, run_id: str, actor: str, via: str | None = None) -> Run:
     """Ask a run to stop; it discards or rolls back what it started, then ends cancelled."""
     with rt.db.session() as s:
         run = run_store.get_run(session=s, run_id=run_id)
@@ -317,13 +357,15 @@ def cancel(rt: Runtime, run_id: str, actor: str) -> Run:
             raise RefusedError(f"run {run_id} already ended ({run.status})")
         run.cancel_requested = True
         audit.record(session=s, actor=actor, action="run.cancel_requested",
-                     target=f"{run.service}/{run.environment}", detail={"run": run_id})
+                     target=f"{run.service}/{run.environment}",
+                     detail={"run": run_id, **via_detail(via)})
     if not owner_alive(rt, run):
         take_over(rt, run)
     return run
 
 
-def approve(rt: Runtime, run_id: str, actor: str, comment: str | None) -> Run:
+def approve(rt: Runtime, run_id: str, actor: str, comment: str | None,
+            via: str | None = None) -> Run:
     """Let a run waiting at an approval step go on."""
     with rt.db.session() as s:
         run = run_store.get_run(session=s, run_id=run_id)
@@ -339,7 +381,7 @@ def approve(rt: Runtime, run_id: str, actor: str, comment: str | None) -> Run:
     with rt.db.session() as s:
         audit.record(session=s, actor=actor, action="run.approved",
                      target=f"{run.service}/{run.environment}",
-                     detail={"run": run_id, "comment": comment})
+                     detail={"run": run_id, "comment": comment, **via_detail(via)})
     return run
 
 
