@@ -9,7 +9,11 @@
     │   └── BackupCorrupt         exit 3   a backup failed its checksum or its engine's check
     ├── TargetError               exit 1   the target could not start, stop or route a version
     ├── DataError                 exit 1   a backup, restore or migration command failed
-    └── CheckFailed               exit 1   a health check or smoke check did not pass
+    ├── CheckFailed               exit 1   a health check or smoke check did not pass
+    ├── Unauthenticated           exit 2   no valid credentials (HTTP 401); says how to sign in
+    ├── Forbidden                 exit 3   the principal lacks a role (HTTP 403); says which
+    │   └── CsrfError             exit 3   a cookie-authenticated change without its CSRF token
+    └── RateLimited               exit 3   too many failed logins (HTTP 429, Retry-After)
 
 Every error a user can cause carries a message that says what to do next.
 The CLI maps ``exit_code`` to the process exit code; the API maps ``http_status``.
@@ -29,6 +33,10 @@ class RollgateError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def http_headers(self) -> dict[str, str]:
+        """Extra HTTP headers of the API's error response (none by default)."""
+        return {}
 
 
 class SpecError(RollgateError):
@@ -99,3 +107,45 @@ class DataError(RollgateError):
     """A backup, restore or migration did not succeed (the message says which and why)."""
 
     code = "data_error"
+
+
+class Unauthenticated(RollgateError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    exit_code = 2
+    http_status = 401
+    code = "unauthenticated"
+
+    def http_headers(self) -> dict[str, str]:
+        """Tell HTTP clients which scheme to use."""
+        return {"WWW-Authenticate": 'Bearer realm="rollgate"'}
+
+
+class Forbidden(RollgateError):
+    """The caller is known but lacks the role the action needs (the message says which)."""
+
+    exit_code = 3
+    http_status = 403
+    code = "forbidden"
+
+
+class CsrfError(Forbidden):
+    """A cookie-authenticated state-changing request came without its CSRF token."""
+
+    code = "csrf_failed"
+
+
+class RateLimited(RollgateError):
+    """Too many failed logins: wait ``retry_after`` seconds."""
+
+    exit_code = 3
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def http_headers(self) -> dict[str, str]:
+        """Retry-After, in seconds."""
+        return {"Retry-After": str(self.retry_after)}

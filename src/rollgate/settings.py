@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="store URL (default: SQLite file in the state folder)"
     )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="addresses whose X-Forwarded-Proto/-For `rollgate serve` believes "
+                    "(comma-separated IPs or networks, * for any); HSTS follows the scheme",
+    )
     heartbeat_interval: float = Field(1.0, description="seconds between executor heartbeats")
     heartbeat_timeout: float = Field(
         6.0, description="an executor silent this long is dead and its runs resumable"

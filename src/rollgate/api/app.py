@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from rollgate import __version__
-from rollgate.api import routes_data, routes_runs, routes_targets
+from rollgate import __version__, web
+from rollgate.api import routes_audit, routes_auth, routes_data, routes_runs, routes_targets
+from rollgate.api.security import install_security
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import LockedError, RollgateError
 from rollgate.runs.service import Project
@@ -20,7 +22,13 @@ DESCRIPTION = """\
 Deploy, roll back and follow runs; see what runs where.
 
 Every error has the shape `{"error": {"code": "...", "message": "..."}}`.
-The caller is named by the `X-Rollgate-Actor` header (default `api`).
+
+Once the server has users, every route but `/api/health`, the login routes and these docs
+needs credentials: an API token (`Authorization: Bearer rg_…`, from `POST /api/auth/token`
+or `rollgate tokens create`) or the `rollgate_session` cookie of `POST /api/auth/session`
+(then changes also need its `X-CSRF-Token`). Roles per environment: viewer < deployer <
+approver < admin. With no users (open mode) the server acts as an admin and the caller is
+named by the `X-Rollgate-Actor` header (default `api`).
 """
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -30,10 +38,14 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     """The API app over a runtime; ``project_loader`` reads the spec for each request."""
     app = FastAPI(
         title="rollgate", version=__version__, description=DESCRIPTION,
+        docs_url=None, redoc_url=None,  # install_security serves /docs under a strict CSP
         openapi_tags=[
             {"name": "runs", "description": "deploys, rollbacks and their live progress"},
             {"name": "targets", "description": "what runs where, and releases"},
             {"name": "server", "description": "this server"},
+            {"name": "audit", "description": "the hash-chained audit log"},
+            {"name": "auth", "description": "log in, API tokens, who am I"},
+            {"name": "users", "description": "users and their roles per environment (admin)"},
         ],
     )
     app.state.runtime = rt
@@ -45,6 +57,19 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.include_router(routes_runs.router)
     app.include_router(routes_targets.router)
     app.include_router(routes_data.router)
+    app.include_router(routes_auth.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
+    app.include_router(routes_audit.router)
+
+    @app.middleware("http")
+    async def _no_nul_bytes(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        # No store can keep a NUL character (PostgreSQL refuses it): say so, as a 400.
+        if "\x00" in request.url.path or "%00" in request.url.query:
+            return error_response(400, "bad_request", "the URL contains a NUL character (%00)")
+        return await call_next(request)
+
+    install_security(app)
     return app
 
 
@@ -57,7 +82,9 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 async def _rollgate_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RollgateError)
     extra = {"run_id": exc.run_id} if isinstance(exc, LockedError) else {}
-    return error_response(exc.http_status, exc.code, exc.message, **extra)
+    response = error_response(exc.http_status, exc.code, exc.message, **extra)
+    response.headers.update(exc.http_headers())
+    return response
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

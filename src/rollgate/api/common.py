@@ -8,11 +8,13 @@ from typing import Annotated, Any, Generic, TypeVar, cast
 from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 
+from rollgate.api.auth import PrincipalDep
 from rollgate.engine.runtime import Runtime
 from rollgate.runs.service import Project
 
 DEFAULT_ACTOR = "api"
 MAX_PAGE = 500
+MAX_OFFSET = 2**31 - 1  # past a 64-bit integer the store's driver fails (a 500, not a 422)
 
 T = TypeVar("T")
 
@@ -29,13 +31,20 @@ def get_project(request: Request) -> Project:
 
 
 def get_actor(
+    principal: PrincipalDep,
     x_rollgate_actor: Annotated[
         str | None,
-        Header(description="who is acting (recorded on runs and in the audit log)",
+        Header(description="who is acting, in open mode only (no users yet); with users "
+                           "the signed-in user is recorded and this header is ignored",
                max_length=128),
     ] = None,
 ) -> str:
-    """The caller's identity; the one place to replace when the API gets authentication."""
+    """The name recorded on runs and audit events: the signed-in user's.
+
+    In open mode (no users) it is the ``X-Rollgate-Actor`` header, or ``api``.
+    """
+    if principal.via != "local":
+        return principal.name
     actor = (x_rollgate_actor or "").strip()
     return actor or DEFAULT_ACTOR
 
@@ -44,7 +53,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ProjectDep = Annotated[Project, Depends(get_project)]
 ActorDep = Annotated[str, Depends(get_actor)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
-Offset = Annotated[int, Query(ge=0, description="items to skip (use `next_offset`)")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET,
+                                description="items to skip (use `next_offset`)")]
 
 
 class Page(BaseModel, Generic[T]):
@@ -79,9 +89,12 @@ class ErrorOut(BaseModel):
 
 _ERRORS: dict[int, str] = {
     400: "bad input (unknown service or environment...)",
-    404: "no such run, release or version",
+    401: "no valid credentials: send a Bearer token or a session cookie",
+    403: "the caller lacks the role this needs on this environment (or a CSRF token)",
+    404: "no such run, release, backup, user or token",
     409: "refused by a lock or a policy",
     422: "the request does not validate",
+    429: "too many failed logins: wait for Retry-After seconds",
 }
 
 

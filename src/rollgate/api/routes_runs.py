@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from rollgate.api.auth import PrincipalDep
 from rollgate.api.common import (
     ActorDep,
     Limit,
@@ -22,6 +23,7 @@ from rollgate.api.common import (
     errors,
     page,
 )
+from rollgate.auth.principal import Principal
 from rollgate.engine.runtime import Runtime
 from rollgate.runs import service
 from rollgate.runs.views import run_dict, step_dict
@@ -117,6 +119,14 @@ class DeployIn(BaseModel):
         False, description="let migrations drop or rewrite tables and columns")
 
 
+class ApproveIn(BaseModel):
+    """An optional comment recorded with the approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(None, max_length=2000, examples=["canary looks good"])
+
+
 class RollbackIn(BaseModel):
     """What to roll back, to which version, and why."""
 
@@ -142,6 +152,14 @@ def _load(rt: Runtime, run_id: str) -> tuple[Run, list[Step]]:
         return run, run_store.list_steps(session=s, run_id=run_id)
 
 
+def _allowed_run(rt: Runtime, run_id: str, principal: Principal, role: str) -> Run:
+    """The run, once the principal is known to hold ``role`` on its environment."""
+    with rt.db.session() as s:
+        run = run_store.get_run(session=s, run_id=run_id)
+    principal.check(role, run.environment)
+    return run
+
+
 def _run_out(rt: Runtime, run_id: str) -> dict[str, Any]:
     run, steps = _load(rt, run_id)
     with rt.db.session() as s:
@@ -149,11 +167,14 @@ def _run_out(rt: Runtime, run_id: str) -> dict[str, Any]:
     return run_dict(run, steps, checks)
 
 
-@router.get("/runs", response_model=Page[RunOut], summary="List runs", responses=errors(422),
+@router.get("/runs", response_model=Page[RunOut], summary="List runs",
+            responses=errors(401, 403, 422),
             description="Runs, newest first, optionally filtered; paginated with "
-                        "`limit`/`offset` (follow `next_offset`).")
+                        "`limit`/`offset` (follow `next_offset`). Only runs of environments "
+                        "the caller may view (viewer) are listed.")
 def list_runs(
     rt: RuntimeDep,
+    principal: PrincipalDep,
     service_name: Annotated[str | None, Query(alias="service", description="only this service")
                             ] = None,
     environment: Annotated[str | None, Query(description="only this environment")] = None,
@@ -162,65 +183,99 @@ def list_runs(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """List runs, newest first."""
+    principal.check_somewhere("viewer")
+    if environment is not None:
+        principal.check("viewer", environment)
     with rt.db.session() as s:
         rows = run_store.list_runs(session=s, service=service_name, environment=environment,
-                                   status=status, limit=limit + 1, offset=offset)
+                                   status=status, limit=limit + 1, offset=offset,
+                                   environments=principal.environments("viewer"))
     return page([run_dict(r) for r in rows], limit=limit, offset=offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, summary="Show a run",
-            responses=errors(404),
-            description="A run with its steps: state, attempts, timings, output and errors.")
-def get_run(run_id: str, rt: RuntimeDep) -> dict[str, Any]:
+            responses=errors(401, 403, 404),
+            description="A run with its steps: state, attempts, timings, output and errors. "
+                        "Needs viewer on the run's environment.")
+def get_run(run_id: str, rt: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Show a run with its steps."""
+    _allowed_run(rt, run_id, principal, "viewer")
     return _run_out(rt, run_id)
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunDetail,
-             summary="Cancel a run", responses=errors(404, 409),
+             summary="Cancel a run", responses=errors(401, 403, 404, 409),
              description="Ask a run to stop: it discards or rolls back what it started, then "
-                         "ends `cancelled`. Follow it with `GET /api/runs/{id}/events`.")
-def cancel_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+                         "ends `cancelled`. Follow it with `GET /api/runs/{id}/events`. Needs "
+                         "deployer on the run's environment.")
+def cancel_run(run_id: str, rt: RuntimeDep, principal: PrincipalDep,
+               actor: ActorDep) -> dict[str, Any]:
     """Ask a run to stop."""
-    service.cancel(rt, run_id, actor)
+    _allowed_run(rt, run_id, principal, "deployer")
+    service.cancel(rt, run_id, actor, via=principal.audit_via)
     return _run_out(rt, run_id)
 
 
 @router.post("/runs/{run_id}/resume", status_code=202, response_model=RunDetail,
-             summary="Resume an interrupted run", responses=errors(404, 409),
+             summary="Resume an interrupted run", responses=errors(401, 403, 404, 409),
              description="Continue a run whose process died from the interrupted step, in "
-                         "this server. Refused (409) when it ended or is still driven.")
-def resume_run(run_id: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+                         "this server. Refused (409) when it ended or is still driven. Needs "
+                         "deployer on the run's environment.")
+def resume_run(run_id: str, rt: RuntimeDep, principal: PrincipalDep,
+               actor: ActorDep) -> dict[str, Any]:
     """Resume a run whose process died."""
-    service.resume(rt, run_id, actor)
+    _allowed_run(rt, run_id, principal, "deployer")
+    service.resume(rt, run_id, actor, via=principal.audit_via)
+    return _run_out(rt, run_id)
+
+
+@router.post("/runs/{run_id}/approve", status_code=202, response_model=RunDetail,
+             summary="Approve a run waiting at an approval step",
+             responses=errors(401, 403, 404, 409, 422),
+             description="Let a run paused at `pause: approval` go on (what `rollgate approve "
+                         "RUN` does). Refused (409) when the run is not waiting for an "
+                         "approval. Needs approver on the run's environment.")
+def approve_run(run_id: str, rt: RuntimeDep, principal: PrincipalDep, actor: ActorDep,
+                body: ApproveIn | None = None) -> dict[str, Any]:
+    """Approve a waiting run."""
+    _allowed_run(rt, run_id, principal, "approver")
+    service.approve(rt, run_id, actor, body.comment if body else None,
+                    via=principal.audit_via)
     return _run_out(rt, run_id)
 
 
 @router.post("/deploys", status_code=202, response_model=RunDetail, summary="Deploy a version",
-             responses=errors(400, 409, 422),
+             responses=errors(400, 401, 403, 409, 422),
              description="Start a deploy run with the environment's strategy and return it at "
-                         "once; the server drives it. 409 while another run holds the target.")
+                         "once; the server drives it. 409 while another run holds the target. "
+                         "Needs deployer on the environment.")
 def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: ProjectDep,
-                  actor: ActorDep) -> dict[str, Any]:
+                  principal: PrincipalDep, actor: ActorDep) -> dict[str, Any]:
     """Start a deploy run."""
+    principal.check("deployer", body.environment)
     run_id = service.deploy(rt, project, service=body.service, environment=body.environment,
                             version=body.version, actor=actor,
-                            allow_destructive=body.allow_destructive)
+                            allow_destructive=body.allow_destructive, via=principal.audit_via)
     response.headers["Location"] = f"/api/runs/{run_id}"
     return _run_out(rt, run_id)
 
 
 @router.post("/rollbacks", status_code=202, response_model=RunDetail,
-             summary="Roll back to an earlier version", responses=errors(400, 404, 409, 422),
+             summary="Roll back to an earlier version",
+             responses=errors(400, 401, 403, 404, 409, 422),
              description="Start a rollback run to `to` (default: the version live before the "
                          "current one) and return it at once; the server drives it. `scope` db "
-                         "or full also restores a backup behind maintenance mode.")
+                         "or full also restores a backup behind maintenance mode. Needs deployer "
+                         "on the environment.")
 def create_rollback(body: RollbackIn, response: Response, rt: RuntimeDep,
-                    project: ProjectDep, actor: ActorDep) -> dict[str, Any]:
+                    project: ProjectDep, principal: PrincipalDep,
+                    actor: ActorDep) -> dict[str, Any]:
     """Start a rollback run."""
+    principal.check("deployer", body.environment)
     run_id = service.rollback(rt, project, service=body.service, environment=body.environment,
                               to=body.to, reason=body.reason, actor=actor, scope=body.scope,
-                              backup_id=body.backup_id, latest_backup=body.latest_backup)
+                              backup_id=body.backup_id, latest_backup=body.latest_backup,
+                              via=principal.audit_via)
     response.headers["Location"] = f"/api/runs/{run_id}"
     return _run_out(rt, run_id)
 
@@ -230,13 +285,16 @@ def create_rollback(body: RollbackIn, response: Response, rt: RuntimeDep,
     response_class=EventSourceResponse,
     description="A stream of `step` events (a step appeared or changed state or attempts; "
                 "data: the step) and `run` events (the run's status changed; data: the run). "
-                "It ends after the `run` event of a terminal status.",
+                "It ends after the `run` event of a terminal status. Needs viewer on the run's "
+                "environment.",
     responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
-               **errors(404)},
+               **errors(401, 403, 404)},
 )
-async def run_events(run_id: str, rt: RuntimeDep) -> EventSourceResponse:
+async def run_events(run_id: str, rt: RuntimeDep, principal: PrincipalDep
+                     ) -> EventSourceResponse:
     """Stream a run's progress until it ends."""
-    await run_in_threadpool(_load, rt, run_id)  # an unknown run is a 404, not an empty stream
+    # An unknown run is a 404, not an empty stream; a hidden one a 403.
+    await run_in_threadpool(_allowed_run, rt, run_id, principal, "viewer")
     # On server shutdown the stream ends cleanly; an EventSource client reconnects.
     stopping = anyio.Event()
     return EventSourceResponse(_events(rt, run_id, stopping), ping=15, shutdown_event=stopping,

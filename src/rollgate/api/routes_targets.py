@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from rollgate.api.auth import PrincipalDep
 from rollgate.api.common import Limit, Offset, Page, ProjectDep, RuntimeDep, errors, page
 from rollgate.errors import UsageError
 from rollgate.runs.status import target_status
@@ -71,35 +72,43 @@ def release_dict(release: Release) -> dict[str, Any]:
 
 
 @router.get("/status", response_model=list[TargetOut], tags=["targets"],
-            responses=errors(400, 422),
+            responses=errors(400, 401, 403, 422),
             summary="Status of every service in every environment",
             description="Live version, traffic weights and instances, each instance's health "
-                        "probed once. Slow targets make this slower: it is not for tight polls.")
+                        "probed once. Slow targets make this slower: it is not for tight polls. "
+                        "Only environments the caller may view (viewer) are listed.")
 def status(
-    rt: RuntimeDep, project: ProjectDep,
+    rt: RuntimeDep, project: ProjectDep, principal: PrincipalDep,
     environment: Annotated[str | None, Query(description="only this environment")] = None,
 ) -> list[dict[str, Any]]:
     """Status of every service x environment."""
+    principal.check_somewhere("viewer")
     if environment is not None and environment not in project.spec.environments:
         raise UsageError(f"unknown environment {environment!r}; the spec has: "
                          f"{', '.join(project.spec.environments)}")
+    if environment is not None:
+        principal.check("viewer", environment)
     return [target_status(rt, project, svc, env)
-            for env in project.spec.environments if environment in (None, env)
+            for env in project.spec.environments
+            if environment in (None, env) and principal.can("viewer", env)
             for svc in project.spec.services]
 
 
 @router.get("/releases", response_model=Page[ReleaseOut], tags=["targets"],
-            responses=errors(422),
+            responses=errors(401, 403, 422),
             summary="List releases",
-            description="Versions deployed at least once, newest first; paginated.")
+            description="Versions deployed at least once, newest first; paginated. Releases "
+                        "belong to no environment: viewer on any environment may list them.")
 def releases(
     rt: RuntimeDep,
+    principal: PrincipalDep,
     service_name: Annotated[str | None, Query(alias="service", description="only this service")
                             ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """List releases, newest first."""
+    principal.check_somewhere("viewer")
     with rt.db.session() as s:
         rows = inventory.releases(session=s, service=service_name, limit=limit + 1,
                                   offset=offset)

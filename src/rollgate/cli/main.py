@@ -21,6 +21,7 @@ from rollgate.cli import (
     runs_cmds,
     spec_cmds,
     target_cmds,
+    users_cmds,
 )
 from rollgate.cli.common import app_state
 from rollgate.cli.render import err_console
@@ -55,6 +56,7 @@ runs_cmds.register(app)
 target_cmds.register(app)
 data_cmds.register(app)
 audit_cmds.register(app)
+users_cmds.register(app)
 remote_cmds.register(app)
 
 

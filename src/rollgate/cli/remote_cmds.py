@@ -173,5 +173,6 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(me)
             return
-        console.print(f"{me['name']} on {client.server} via {me.get('via')}: " + ", ".join(
-            f"{role} on {env}" for env, role in (me.get("grants") or {}).items()), markup=False)
+        grants = ", ".join(f"{g['role']} on {g['environment']}" for g in me.get("grants") or [])
+        console.print(f"{me['name']} on {client.server} via {me.get('via')}: "
+                      f"{grants or 'no roles'}", markup=False)

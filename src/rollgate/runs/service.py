@@ -70,7 +70,7 @@ def create_run(
             with rt.db.session() as s:
                 live = inventory.deployment(session=s, service=service, environment=environment)
                 spec = project.spec.model_dump(mode="json")
-                previous = run_store.list_runs(session=s, limit=1)
+                previous = run_store.list_runs(session=s, limit=1, with_spec=True)
                 run = run_store.create_run(
                     session=s, kind=kind, service=service, environment=environment,
                     version=version, from_version=live.version if live else None,
@@ -389,8 +389,7 @@ def recover_orphans(rt: Runtime) -> list[str]:
     """Take over every unfinished run whose executor stopped beating (used by serve)."""
     taken = []
     with rt.db.session() as s:
-        active = [r for r in run_store.list_runs(session=s, limit=500)
-                  if r.status not in run_store.TERMINAL]
+        active = run_store.unfinished_runs(session=s)
     for run in active:
         if run.executor_id == rt.executor_id or owner_alive(rt, run):
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,13 +37,15 @@ def exists(*, session: Session, backup_id: str) -> bool:
 
 def listing(*, session: Session, database: str | None = None, environment: str | None = None,
             limit: int | None = None, include_pruned: bool = True,
-            offset: int = 0) -> list[Backup]:
-    """Backups, newest first."""
+            offset: int = 0, environments: Collection[str] | None = None) -> list[Backup]:
+    """Backups, newest first (``environments``: only those; None: all)."""
     query = select(Backup).order_by(Backup.created_at.desc(), Backup.id.desc())
     if database:
         query = query.where(Backup.database == database)
     if environment:
         query = query.where(Backup.environment == environment)
+    if environments is not None:
+        query = query.where(Backup.environment.in_(sorted(environments)))
     if not include_pruned:
         query = query.where(Backup.pruned_at.is_(None))
     if limit:
@@ -78,10 +82,12 @@ def add_rollback(*, session: Session, row: Rollback) -> None:
 
 
 def rollbacks(*, session: Session, run_id: str | None = None, limit: int = 50,
-              offset: int = 0) -> list[Rollback]:
-    """Rollback records, newest first."""
+              offset: int = 0, environments: Collection[str] | None = None) -> list[Rollback]:
+    """Rollback records, newest first (``environments``: only those; None: all)."""
     query = (select(Rollback).order_by(Rollback.at.desc(), Rollback.id.desc())
              .offset(offset).limit(limit))
     if run_id:
         query = query.where(Rollback.run_id == run_id)
+    if environments is not None:
+        query = query.where(Rollback.environment.in_(sorted(environments)))
     return list(session.scalars(query))

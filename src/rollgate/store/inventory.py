@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rollgate.store.runs import SUCCEEDED, now
@@ -101,12 +102,21 @@ def clear_live(*, session: Session, service: str, environment: str) -> None:
 
 
 def ensure_release(*, session: Session, service: str, version: str) -> None:
-    """Record a release the first time a version of a service is deployed."""
+    """Record a release the first time a version of a service is deployed.
+
+    Two environments may deploy a new version at the same moment: the second insert then
+    meets the first one's row (PostgreSQL) and is dropped, not raised.
+    """
     exists = session.scalar(
         select(Release.id).where(Release.service == service, Release.version == version)
     )
     if exists is None:
-        session.add(Release(service=service, version=version, created_at=now()))
+        try:
+            with session.begin_nested():
+                session.add(Release(service=service, version=version, created_at=now()))
+                session.flush()
+        except IntegrityError:
+            pass  # recorded by the other run
 
 
 def releases(*, session: Session, service: str | None = None, limit: int | None = None,

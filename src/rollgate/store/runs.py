@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from rollgate.errors import LockedError, NotFoundError, RollgateError
 from rollgate.store.tables import Run, RunLock, Step
@@ -16,6 +17,7 @@ from rollgate.store.tables import Run, RunLock, Step
 PENDING, RUNNING = "pending", "running"
 SUCCEEDED, FAILED, ROLLED_BACK, CANCELLED = "succeeded", "failed", "rolled_back", "cancelled"
 TERMINAL = frozenset({SUCCEEDED, FAILED, ROLLED_BACK, CANCELLED})
+STEP_NAME_MAX = 128  # steps.name
 
 # Allowed transitions: to-state -> from-states.
 _TRANSITIONS: dict[str, frozenset[str]] = {
@@ -110,16 +112,33 @@ def list_runs(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    environments: Collection[str] | None = None,
+    with_spec: bool = False,
 ) -> list[Run]:
-    """Runs, newest first, optionally filtered."""
+    """Runs, newest first, optionally filtered (``environments``: only those; None: all).
+
+    Indexes ``ix_runs_created`` and ``ix_runs_target`` serve the order. The spec snapshot is
+    left out unless ``with_spec``: lists never show it, and decoding it was most of the cost.
+    """
     q = select(Run).order_by(Run.created_at.desc(), Run.id.desc())
+    if not with_spec:
+        q = q.options(defer(Run.spec, raiseload=True))
     if service:
         q = q.where(Run.service == service)
     if environment:
         q = q.where(Run.environment == environment)
+    if environments is not None:
+        q = q.where(Run.environment.in_(sorted(environments)))
     if status:
         q = q.where(Run.status == status)
     return list(session.scalars(q.limit(limit).offset(offset)))
+
+
+def unfinished_runs(*, session: Session) -> list[Run]:
+    """Every run still pending or running, oldest first (index ``ix_runs_status``)."""
+    q = (select(Run).where(Run.status.in_((PENDING, RUNNING)))
+         .order_by(Run.created_at, Run.id))
+    return list(session.scalars(q))
 
 
 def transition(
@@ -164,10 +183,14 @@ def claim_if(*, session: Session, run_id: str, expected: str | None, executor_id
 
 
 def step_started(*, session: Session, run_id: str, seq: int, name: str) -> Step:
-    """Mark a step running; a second start of the same step counts a new attempt."""
+    """Mark a step running; a second start of the same step counts a new attempt.
+
+    Names hold versions (up to 128 characters themselves): they are cut to the column's
+    128, which PostgreSQL enforces.
+    """
     step = session.scalar(select(Step).where(Step.run_id == run_id, Step.seq == seq))
     if step is None:
-        step = Step(run_id=run_id, seq=seq, name=name, attempts=0)
+        step = Step(run_id=run_id, seq=seq, name=name[:STEP_NAME_MAX], attempts=0)
         session.add(step)
     step.state = "running"
     step.attempts = (step.attempts or 0) + 1

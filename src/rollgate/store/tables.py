@@ -67,7 +67,8 @@ class Run(Base):
     """One execution of a pipeline: a deploy or a rollback."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_target", "service", "environment", "created_at"),)
+    __table_args__ = (Index("ix_runs_target", "service", "environment", "created_at"),
+                      Index("ix_runs_created", "created_at", "id"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -286,4 +287,70 @@ class Rollback(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     record_path: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class User(Base):
+    """A person (or robot) who signs in; only a scrypt hash of the password is kept."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("name", name="uq_users_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class RoleGrant(Base):
+    """A role of a user in one environment, or in every environment ("*")."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("user_id", "role", "environment",
+                                       name="uq_grants_user_role_env"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    environment: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """An API token ``rg_<id>_<secret>``: the id is public, only the secret's sha256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A browser session: the sha256 of the cookie's id, and of its CSRF token."""
+
+    __tablename__ = "sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """One failed login for a user name from a client address (rate limiting, all servers)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key", "username", "client", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]

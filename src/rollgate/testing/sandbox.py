@@ -78,10 +78,12 @@ class Sandbox:
         """The argv of a CLI call."""
         return [sys.executable, "-m", "rollgate", *args]
 
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run the CLI to completion and capture its output."""
+    def run(self, *args: str, timeout: float = 120, input_text: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        """Run the CLI to completion (``input_text`` on its stdin) and capture its output."""
         return subprocess.run(self.argv(*args), env=self.env, cwd=self.root, text=True,
-                              capture_output=True, timeout=timeout, check=False)
+                              capture_output=True, timeout=timeout, check=False,
+                              input=input_text)
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """Start the CLI in the background (its output goes to a log in the folder)."""

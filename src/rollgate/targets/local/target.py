@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -151,7 +152,12 @@ class LocalTarget:
     # -- instances ---------------------------------------------------------------------------
 
     def _instance_id(self, version: str, replica: int) -> str:
-        return f"{self.service}.{self.environment}.{_slug(version)}.{replica}"
+        """``service.environment.version.replica``; a long version is shortened with a hash
+        so the id fits the store's column (80)."""
+        slug = _slug(version)
+        if len(slug) > 40:
+            slug = f"{slug[:27]}-{hashlib.sha256(version.encode()).hexdigest()[:12]}"
+        return f"{self.service}.{self.environment}.{slug}.{replica}"
 
     def _log_path(self, version: str, replica: int) -> Path:
         name = f"{_slug(self.service)}-{_slug(self.environment)}-{_slug(version)}-{replica}.log"
