@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -24,19 +25,26 @@ def backend() -> str:
     return os.environ.get("ROLLGATE_TEST_DB", "sqlite")
 
 
-@pytest.fixture
-def database_url() -> Iterator[str | None]:
-    """None for the default SQLite file, or a fresh PostgreSQL database."""
+@contextmanager
+def store_database(prefix: str = "rg_test") -> Iterator[str | None]:
+    """None for the default SQLite file, or a fresh PostgreSQL database dropped afterwards."""
     if backend() != "postgres":
         yield None
         return
-    name = f"rg_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0]
     yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url() -> Iterator[str | None]:
+    """The test's store (see ``store_database``)."""
+    with store_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ Chromium is Debian's (``/usr/bin/chromium``) driven by Playwright: no browser do
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
@@ -21,7 +19,7 @@ from rollgate.auth import service as accounts
 from rollgate.testing import Sandbox, free_port
 from rollgate.testing.sandbox import demo_service
 from tests.api.conftest import ApiServer
-from tests.conftest import PG_ADMIN, backend
+from tests.conftest import store_database
 
 CHROMIUM = Path(os.environ.get("ROLLGATE_TEST_CHROMIUM", "/usr/bin/chromium"))
 
@@ -80,16 +78,8 @@ class Dashboard(ApiServer):
 @pytest.fixture(scope="module")
 def module_database_url() -> Iterator[str | None]:
     """The module's store: SQLite, or a PostgreSQL database of its own."""
-    if backend() != "postgres":
-        yield None
-        return
-    name = f"rg_browser_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with store_database("rg_browser") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,8 @@ def list_backups(
         rows = backup_store.listing(session=s, database=database, environment=environment,
                                     limit=limit + 1, offset=offset,
                                     environments=principal.environments("viewer"))
-        points = set().union(*(backup_store.rollback_points(session=s, environment=e)
-                               for e in {r.environment for r in rows}))
+        points = backup_store.rollback_points(
+            session=s, environments={r.environment for r in rows})
     return page([{**catalog.meta(r), "rollback_point": r.id in points} for r in rows],
                 limit=limit, offset=offset)
 

@@ -66,8 +66,8 @@ def backup_list(env: OptEnv = None, database: Db = None, as_json: Json = False) 
     rt = app_state.runtime()
     with rt.db.session() as s:
         rows = backup_store.listing(session=s, database=database, environment=env)
-        protected = set().union(*(backup_store.rollback_points(session=s, environment=e)
-                                  for e in {r.environment for r in rows}))
+        protected = backup_store.rollback_points(
+            session=s, environments={r.environment for r in rows})
     if as_json:
         print_json([{**catalog.meta(r), "rollback_point": r.id in protected} for r in rows])
         return

@@ -13,14 +13,13 @@ from rich.table import Table
 from rollgate.cli.common import app_state
 from rollgate.cli.remote import RemoteClient, as_row, forget_token, save_token
 from rollgate.cli.render import (
-    STATUS_STYLE,
     console,
     err_console,
     plain_step,
     print_json,
+    runs_table,
     steps_table,
     summary_line,
-    ts,
 )
 from rollgate.errors import UsageError
 
@@ -84,17 +83,7 @@ def history(client: RemoteClient, *, service: str | None, environment: str | Non
     if as_json:
         print_json(rows)
         return
-    table = Table(box=None, header_style="bold")
-    for col in ("run", "kind", "service", "env", "version", "status", "by", "started",
-                "reason / error"):
-        table.add_column(col, overflow="fold")
-    for raw in rows:
-        r = as_row(raw)
-        table.add_row(r.id, r.kind, r.service, r.environment,
-                      f"{r.from_version or '-'} → {r.version}",
-                      f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.actor,
-                      ts(r.started_at or r.created_at), r.error or r.reason or "")
-    console.print(table)
+    console.print(runs_table([as_row(raw) for raw in rows]))
 
 
 def show(client: RemoteClient, run_id: str, as_json: bool) -> None:

@@ -60,6 +60,20 @@ def steps_table(steps: list[Step]) -> Table:
     return table
 
 
+def runs_table(runs: list[Run]) -> Table:
+    """Runs as a table, newest first (store rows, or API runs through ``remote.as_row``)."""
+    table = Table(box=None, header_style="bold")
+    for col in ("run", "kind", "service", "env", "version", "status", "by", "started",
+                "reason / error"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
+        table.add_row(r.id, r.kind, r.service, r.environment,
+                      f"{r.from_version or '-'} → {r.version}",
+                      f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.actor,
+                      ts(r.started_at or r.created_at), r.error or r.reason or "")
+    return table
+
+
 def checks_table(checks: list[AnalysisCheck]) -> Table:
     """Analysis verdicts: the last evaluation of each check, and every failing one."""
     last: dict[tuple[int, str, str], AnalysisCheck] = {}

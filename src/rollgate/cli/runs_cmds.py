@@ -10,15 +10,14 @@ from rich.table import Table
 from rollgate.cli import remote_cmds
 from rollgate.cli.common import app_state
 from rollgate.cli.render import (
-    STATUS_STYLE,
     checks_table,
     console,
     err_console,
     follow,
     print_json,
+    runs_table,
     steps_table,
     summary_line,
-    ts,
 )
 from rollgate.errors import UsageError
 from rollgate.runs import service
@@ -256,16 +255,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([run_dict(r) for r in rows])
             return
-        table = Table(box=None, header_style="bold")
-        for col in ("run", "kind", "service", "env", "version", "status", "by", "started",
-                    "reason / error"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            table.add_row(r.id, r.kind, r.service, r.environment,
-                          f"{r.from_version or '-'} → {r.version}",
-                          f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.actor,
-                          ts(r.started_at or r.created_at), r.error or r.reason or "")
-        console.print(table)
+        console.print(runs_table(rows))
 
     runs_app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
     app.add_typer(runs_app, name="runs")

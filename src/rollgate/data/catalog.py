@@ -191,7 +191,7 @@ def plan_prune(db: Database, t: DataTarget, at: datetime | None = None) -> list[
     with db.session() as s:
         rows = backup_store.listing(session=s, database=t.name, environment=t.environment,
                                     include_pruned=False)
-        protected = backup_store.rollback_points(session=s, environment=t.environment)
+        protected = backup_store.rollback_points(session=s, environments=[t.environment])
     decisions = []
     for rank, row in enumerate(rows):
         age = at - row.created_at

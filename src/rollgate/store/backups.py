@@ -67,10 +67,13 @@ def of_run(*, session: Session, run_id: str, database: str) -> Backup | None:
                            .order_by(Backup.created_at.desc())).first()
 
 
-def rollback_points(*, session: Session, environment: str) -> set[str]:
-    """Ids of backups taken by the runs that made the live versions live (never pruned)."""
+def rollback_points(*, session: Session, environments: Collection[str]) -> set[str]:
+    """Ids of backups taken by the runs that made the live versions of these environments
+    live (never pruned)."""
+    if not environments:
+        return set()
     runs = [d.run_id for d in session.scalars(
-        select(Deployment).where(Deployment.environment == environment))]
+        select(Deployment).where(Deployment.environment.in_(environments)))]
     if not runs:
         return set()
     return set(session.scalars(select(Backup.id).where(Backup.run_id.in_(runs))))
