@@ -14,11 +14,19 @@ In the same run, the reference does the same reads straight through the store
 (SQLAlchemy, the same functions and connection pool the route uses) from as many threads,
 without HTTP, FastAPI or JSON: the difference is what the API adds.
 
-Clients run closed-loop (each sends its next request when the previous answer arrives),
-the harshest reading of "50 concurrent clients": with no pause between requests, latency
-is concurrency / throughput (Little's law), so p95 measures the server's throughput as
-much as a request's own cost. Prints a table and writes bench/results/api.json; the goal
-is p95 < 50 ms for every endpoint at 50 clients. Needs PostgreSQL on 127.0.0.1:5432
+Two loads per endpoint, both with 50 clients:
+
+- closed loop: each client sends its next request the moment the answer arrives. This
+  measures capacity (requests per second); its latency is 50 / throughput by Little's law,
+  whatever a request costs, so it has no latency goal. On these 2-CPU machines even the
+  reference (the store alone, no HTTP) sits near 50 ms there.
+- polling: each client sends a request every 500 ms on average (Poisson), like 50 people
+  with dashboards open or 50 CI jobs following their runs (100 requests/s in all).
+  Latency counts from when a request was due, so a slow answer that delays the next one
+  is not hidden (no coordinated omission). The goal, p95 < 50 ms, applies to this load;
+  docs/decisions/0006-api-latency-goal.md says why.
+
+Prints a table and writes bench/results/api.json. Needs PostgreSQL on 127.0.0.1:5432
 (user postgres, trust auth).
 """
 
@@ -242,17 +250,15 @@ def store_reads(store: Database, run_ids: list[str]) -> dict[str, Read]:
     """The same reads as the routes, straight through the store (no HTTP, no JSON)."""
 
     def listing(**filters: str) -> list[dict[str, Any]]:
-        with store.session() as s:
+        with store.read() as s:
             rows = run_store.list_runs(session=s, limit=51, offset=0, **filters)
             return [run_dict(r) for r in rows]
 
     def detail(run_id: str) -> dict[str, Any]:
-        with store.session() as s:
+        with store.read() as s:
             run = run_store.get_run(session=s, run_id=run_id)
             steps = run_store.list_steps(session=s, run_id=run_id)
-        with store.session() as s:
-            checks = check_store.for_run(session=s, run_id=run_id)
-        return run_dict(run, steps, checks)
+            return run_dict(run, steps, check_store.for_run(session=s, run_id=run_id))
 
     return {
         "list": lambda rng: listing(),
@@ -374,7 +380,7 @@ def viewer_token(base: str) -> dict[str, str]:
 
 def _api_rows(server: Server, run_ids: list[str], args: argparse.Namespace
               ) -> list[dict[str, Any]]:
-    """Every endpoint: 1 client and 50 closed-loop, then 50 paced at fractions of capacity."""
+    """Every endpoint: 1 client, 50 closed-loop (capacity), 50 polling (the goal's load)."""
     headers = viewer_token(server.base)
     rows: list[dict[str, Any]] = []
 
@@ -392,9 +398,8 @@ def _api_rows(server: Server, run_ids: list[str], args: argparse.Namespace
 
     for endpoint in PATHS:
         one(endpoint, 1, None)
-        capacity = one(endpoint, CLIENTS, None)["rps"]
-        for fraction in args.paced:
-            one(endpoint, CLIENTS, round(capacity * fraction))
+        one(endpoint, CLIENTS, None)
+        one(endpoint, CLIENTS, CLIENTS / args.poll)
     return rows
 
 
@@ -442,7 +447,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def _load_label(row: dict[str, Any]) -> str:
     if row["load"] == "paced":
-        return f"{row['clients']} paced, {row['offered_rps']:.0f} req/s offered"
+        every = row["clients"] / row["offered_rps"] * 1000
+        return f"{row['clients']} polling every {every:.0f} ms"
     return f"{row['clients']} closed-loop" if row["clients"] > 1 else "1 client"
 
 
@@ -456,14 +462,14 @@ def _print(result: dict[str, Any]) -> None:
         table.add_column(col, justify="right")
     for row in (r for r in result["results"] if r["via"] == "api"):
         ref = store.get((row["endpoint"], row["clients"])) if row["load"] == "closed" else None
-        goal = "" if row["clients"] == 1 else (
+        goal = "" if row["load"] != "paced" else (
             "ok" if row["p95_ms"] < GOAL_P95_MS else "MISSED")
         table.add_row(PATHS[row["endpoint"]], _load_label(row), f"{row['p50_ms']:.1f}",
                       f"{row['p95_ms']:.1f}", f"{row['p99_ms']:.1f}", f"{row['rps']:.0f}",
                       *((f"{ref['p50_ms']:.1f}", f"{ref['p95_ms']:.1f}", f"{ref['rps']:.0f}",
                          f"{row['p50_ms'] - ref['p50_ms']:+.1f}") if ref else ("",) * 4),
                       goal)
-    Console(width=max(Console().width, 160)).print(table)
+    Console(width=max(Console().width, 190)).print(table)
     auth = next((r["auth"] for r in result["results"] if r["via"] == "api"), "?")
     Console().print(f"requests carry a viewer's API token ({auth}); load average "
                     f"{result['loadavg_1m'][0]} before, {result['loadavg_1m'][1]} after")
@@ -475,8 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8.0, help="measured per row")
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--paced", type=float, nargs="*", default=[0.25, 0.5, 0.75],
-                        help="paced rows at these fractions of the closed-loop throughput")
+    parser.add_argument("--poll", type=float, default=0.5,
+                        help="seconds between a polling client's requests, on average")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "api.json")

@@ -325,8 +325,9 @@ def test_a_session_cookie_needs_the_csrf_token_for_changes(team: Team) -> None:
 
         message = _error(browser.post("/api/tokens", json={"name": "x"}), 403, "csrf_failed")
         assert "X-CSRF-Token" in message
+        forged = csrf[:-2] + ("AA" if csrf[-2:] != "AA" else "BB")  # any other token
         _error(browser.post("/api/tokens", json={"name": "x"},
-                            headers={"X-CSRF-Token": csrf[:-1] + "0"}), 403, "csrf_failed")
+                            headers={"X-CSRF-Token": forged}), 403, "csrf_failed")
         made = browser.post("/api/tokens", json={"name": "from-browser"},
                             headers={"X-CSRF-Token": csrf})
         assert made.status_code == 201, made.text
@@ -385,6 +386,10 @@ def test_grants_and_disabling_apply_to_the_next_request(team: Team) -> None:
     assert team.call("root", "POST", "/api/users/gus/disable").json()["disabled_at"]
     assert "disabled" in _error(team.call(None, "GET", "/api/auth/me", headers=bearer), 401,
                                 "unauthenticated")
+    _error(team.call(None, "POST", "/api/users/gus/enable", headers=bearer), 401,
+           "unauthenticated")
+    assert team.call("root", "POST", "/api/users/gus/enable").json()["disabled_at"] is None
+    assert team.call(None, "GET", "/api/auth/me", headers=bearer).json()["name"] == "gus"
 
 
 def test_the_cli_manages_users_and_tokens_on_the_store(team: Team) -> None:
@@ -402,6 +407,11 @@ def test_the_cli_manages_users_and_tokens_on_the_store(team: Team) -> None:
     assert cli(box, "users", "grant", "cleo", "approver", "--env", "production").returncode == 0
     assert team.call(None, "GET", f"/api/runs/{team.runs['production']}",
                      headers=bearer).status_code == 200
+    assert cli(box, "users", "disable", "cleo").returncode == 0
+    assert team.call(None, "GET", "/api/auth/me", headers=bearer).status_code == 401
+    enabled = cli(box, "users", "enable", "cleo")
+    assert enabled.returncode == 0 and "enabled cleo" in enabled.stdout, enabled.stderr
+    assert team.call(None, "GET", "/api/auth/me", headers=bearer).status_code == 200
     assert cli(box, "tokens", "revoke", token.split("_")[1]).returncode == 0
     assert team.call(None, "GET", "/api/auth/me", headers=bearer).status_code == 401
     listed = cli(box, "users", "list", "--json")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rollgate import __version__, web
 from rollgate.api import routes_audit, routes_auth, routes_data, routes_runs, routes_targets
@@ -17,6 +20,7 @@ from rollgate.api.security import install_security
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import LockedError, RollgateError
 from rollgate.runs.service import Project
+from rollgate.store.db import POOL_SIZE
 
 DESCRIPTION = """\
 Deploy, roll back and follow runs; see what runs where.
@@ -34,9 +38,17 @@ named by the `X-Rollgate-Actor` header (default `api`).
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    # Sync routes run in threads: no more at once than the store has pooled connections.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
+    yield
+
+
 def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     """The API app over a runtime; ``project_loader`` reads the spec for each request."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="rollgate", version=__version__, description=DESCRIPTION,
         docs_url=None, redoc_url=None,  # install_security serves /docs under a strict CSP
         openapi_tags=[
@@ -62,15 +74,27 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     app.include_router(routes_audit.router)
 
-    @app.middleware("http")
-    async def _no_nul_bytes(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        # No store can keep a NUL character (PostgreSQL refuses it): say so, as a 400.
-        if "\x00" in request.url.path or "%00" in request.url.query:
-            return error_response(400, "bad_request", "the URL contains a NUL character (%00)")
-        return await call_next(request)
-
+    app.add_middleware(RefuseNulBytes)
     install_security(app)
     return app
+
+
+class RefuseNulBytes:
+    """ASGI middleware: a URL with a NUL character is a 400 (no store can keep one:
+    PostgreSQL refuses it). Plain ASGI, so every other request passes at no cost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 400 for a NUL in the path or query; pass anything else on."""
+        if scope["type"] == "http" and ("\x00" in scope["path"]
+                                        or b"%00" in scope.get("query_string", b"")):
+            response = error_response(400, "bad_request",
+                                      "the URL contains a NUL character (%00)")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:

@@ -7,6 +7,7 @@ signed in may list, create and revoke their own tokens.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import parse_qsl
@@ -20,6 +21,7 @@ from rollgate.api.auth import PrincipalDep
 from rollgate.api.common import Limit, Offset, Page, ProjectDep, RuntimeDep, errors, page
 from rollgate.auth import service as accounts
 from rollgate.auth.principal import ANY_ENV, ROLES, Principal
+from rollgate.engine.runtime import Runtime
 from rollgate.errors import UsageError
 
 router = APIRouter(prefix="/api")
@@ -352,6 +354,21 @@ def remove_grant(
                          "(409) when it would leave no active admin on *. Needs admin on *.")
 def disable_user(name: str, rt: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Disable a user."""
+    return _switch_user(accounts.disable, name, rt, principal)
+
+
+@router.post("/users/{name}/enable", response_model=UserOut, tags=["users"],
+             summary="Enable a disabled user", responses=errors(401, 403, 404),
+             description="Enable a disabled user again: they can log in, and their tokens "
+                         "that are neither revoked nor expired are accepted again. Needs "
+                         "admin on *.")
+def enable_user(name: str, rt: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Enable a user again."""
+    return _switch_user(accounts.enable, name, rt, principal)
+
+
+def _switch_user(change: Callable[..., accounts.UserInfo], name: str, rt: Runtime,
+                 principal: Principal) -> dict[str, Any]:
+    """Disable or enable a user, as an admin on every environment."""
     principal.check("admin", ANY_ENV)
-    return accounts.disable(rt.db, name=name, actor=principal.name,
-                            via=principal.audit_via).as_dict()
+    return change(rt.db, name=name, actor=principal.name, via=principal.audit_via).as_dict()

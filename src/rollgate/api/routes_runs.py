@@ -147,24 +147,29 @@ class RollbackIn(BaseModel):
 
 def _load(rt: Runtime, run_id: str) -> tuple[Run, list[Step]]:
     # The run is read before its steps: once it reads terminal, the steps are final too.
-    with rt.db.session() as s:
+    with rt.db.read() as s:
         run = run_store.get_run(session=s, run_id=run_id)
         return run, run_store.list_steps(session=s, run_id=run_id)
 
 
 def _allowed_run(rt: Runtime, run_id: str, principal: Principal, role: str) -> Run:
     """The run, once the principal is known to hold ``role`` on its environment."""
-    with rt.db.session() as s:
+    with rt.db.read() as s:
         run = run_store.get_run(session=s, run_id=run_id)
     principal.check(role, run.environment)
     return run
 
 
-def _run_out(rt: Runtime, run_id: str) -> dict[str, Any]:
-    run, steps = _load(rt, run_id)
-    with rt.db.session() as s:
-        checks = check_store.for_run(session=s, run_id=run_id)
-    return run_dict(run, steps, checks)
+def _run_out(rt: Runtime, run_id: str, viewer: Principal | None = None) -> dict[str, Any]:
+    """The run with its steps and checks, in one transaction; with ``viewer``, only once
+    that principal may view the run's environment."""
+    with rt.db.read() as s:
+        run = run_store.get_run(session=s, run_id=run_id)
+        if viewer is not None:
+            viewer.check("viewer", run.environment)
+        # The run is read before its steps: once it reads terminal, the steps are final.
+        steps = run_store.list_steps(session=s, run_id=run_id)
+        return run_dict(run, steps, check_store.for_run(session=s, run_id=run_id))
 
 
 @router.get("/runs", response_model=Page[RunOut], summary="List runs",
@@ -186,7 +191,7 @@ def list_runs(
     principal.check_somewhere("viewer")
     if environment is not None:
         principal.check("viewer", environment)
-    with rt.db.session() as s:
+    with rt.db.read() as s:
         rows = run_store.list_runs(session=s, service=service_name, environment=environment,
                                    status=status, limit=limit + 1, offset=offset,
                                    environments=principal.environments("viewer"))
@@ -199,8 +204,7 @@ def list_runs(
                         "Needs viewer on the run's environment.")
 def get_run(run_id: str, rt: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Show a run with its steps."""
-    _allowed_run(rt, run_id, principal, "viewer")
-    return _run_out(rt, run_id)
+    return _run_out(rt, run_id, viewer=principal)
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunDetail,

@@ -161,6 +161,17 @@ def disable(db: Database, *, name: str, actor: str, via: str | None = None) -> U
         return _info(s, user)
 
 
+def enable(db: Database, *, name: str, actor: str, via: str | None = None) -> UserInfo:
+    """Enable a disabled user again: they can log in, and their unrevoked, unexpired
+    tokens are accepted again (revoke those first if they may have leaked)."""
+    with db.session() as s:
+        user = accounts.get_user(session=s, name=name)
+        if user.disabled_at is not None:
+            user.disabled_at = None
+            _record(s, actor, "user.enabled", f"user:{name}", via)
+        return _info(s, user)
+
+
 def _keep_an_admin(s: Session, user: User, doing: str) -> None:
     """Refuse to leave the server without an active admin on every environment."""
     admins = accounts.active_admins(session=s)
@@ -265,7 +276,7 @@ def start_session(db: Database, *, username: str, password: str, client: str) ->
 def session_principal(db: Database, session_id: str) -> Principal:
     """The principal of a browser session; Unauthenticated when it ended or expired."""
     csrf = credentials.csrf_token(session_id)
-    with db.session() as s:
+    with db.read() as s:
         row = accounts.find_session(session=s, id_sha256=credentials.sha256(session_id))
         if (row is None or row.expires_at <= now()
                 or not credentials.same_secret(csrf, row.csrf_sha256)):
@@ -362,22 +373,26 @@ def token_principal(db: Database, token: str) -> Principal:
     if parts is None:
         raise Unauthenticated("the bearer token is not a rollgate token (rg_<id>_<secret>); "
                               + HOW_TO_SIGN_IN)
-    with db.session() as s:
-        row = accounts.find_token(session=s, token_id=parts.id)
-        if row is None or not credentials.same_secret(parts.secret, row.secret_sha256):
-            raise Unauthenticated("the token is unknown or mistyped; " + HOW_TO_SIGN_IN)
-        at = now()
-        if row.revoked_at is not None:
-            raise Unauthenticated(f"token {row.id} was revoked; " + HOW_TO_SIGN_IN)
-        if row.expires_at is not None and row.expires_at <= at:
-            raise Unauthenticated(f"token {row.id} expired at {row.expires_at:%Y-%m-%d %H:%M} "
-                                  "UTC; " + HOW_TO_SIGN_IN)
-        user = s.get(User, row.user_id)
-        if user is None or user.disabled_at is not None:
-            raise Unauthenticated(f"the user of token {row.id} is disabled; ask an admin")
-        if row.last_used_at is None or at - row.last_used_at >= TOUCH_EVERY:
-            row.last_used_at = at
-        return _principal(s, user, "token", token_id=row.id)
+    with db.read() as s:
+        found = accounts.find_token_with_user(session=s, token_id=parts.id)
+    if found is None or not credentials.same_secret(parts.secret, found[0].secret_sha256):
+        raise Unauthenticated("the token is unknown or mistyped; " + HOW_TO_SIGN_IN)
+    row, user, grants = found
+    at = now()
+    if row.revoked_at is not None:
+        raise Unauthenticated(f"token {row.id} was revoked; " + HOW_TO_SIGN_IN)
+    if row.expires_at is not None and row.expires_at <= at:
+        raise Unauthenticated(f"token {row.id} expired at {row.expires_at:%Y-%m-%d %H:%M} "
+                              "UTC; " + HOW_TO_SIGN_IN)
+    if user.disabled_at is not None:
+        raise Unauthenticated(f"the user of token {row.id} is disabled; ask an admin")
+    principal = Principal(name=user.name, grants=tuple(Grant(*g) for g in grants),
+                          via="token", token_id=row.id)
+    if row.last_used_at is None or at - row.last_used_at >= TOUCH_EVERY:
+        # Written at most once a minute per token, so a read costs no write.
+        with db.session() as s:
+            accounts.touch_token(session=s, token_id=row.id, at=at)
+    return principal
 
 
 def list_tokens(db: Database, user: str | None = None) -> list[TokenInfo]:

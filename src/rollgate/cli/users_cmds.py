@@ -1,4 +1,4 @@
-"""users add | list | grant | revoke | disable; tokens create | list | revoke.
+"""users add | list | grant | revoke | disable | enable; tokens create | list | revoke.
 
 These act on the local store directly: whoever can open the store is its admin. The
 audit log names the OS user (or ROLLGATE_ACTOR) as the actor.
@@ -117,6 +117,13 @@ def users_disable(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
     info = accounts.disable(app_state.runtime().db, name=name, actor=default_actor())
     console.print(f"disabled {info.name} (since {ts(info.disabled_at)}); their tokens and "
                   "sessions are refused", markup=False)
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Enable a disabled user again (their unrevoked tokens work again)."""
+    info = accounts.enable(app_state.runtime().db, name=name, actor=default_actor())
+    console.print(f"enabled {info.name}: {_grants_text(info)}", markup=False)
 
 
 @tokens_app.command("create")

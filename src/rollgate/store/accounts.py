@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,6 +127,28 @@ def find_token(*, session: Session, token_id: str) -> ApiToken | None:
     if "\x00" in token_id:
         return None
     return session.get(ApiToken, token_id)
+
+
+def find_token_with_user(*, session: Session, token_id: str
+                         ) -> tuple[ApiToken, User, list[tuple[str, str]]] | None:
+    """A token, its user and the user's grants (role, environment), in one query; None
+    when there is no such token."""
+    if "\x00" in token_id:
+        return None
+    rows = session.execute(
+        select(ApiToken, User, RoleGrant.role, RoleGrant.environment)
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+        .where(ApiToken.id == token_id)
+        .order_by(RoleGrant.environment, RoleGrant.role)).all()
+    if not rows:
+        return None
+    return rows[0][0], rows[0][1], [(r[2], r[3]) for r in rows if r[2] is not None]
+
+
+def touch_token(*, session: Session, token_id: str, at: datetime) -> None:
+    """Record that a token was used at ``at``."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))
 
 
 def get_token(*, session: Session, token_id: str) -> ApiToken:

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 # every command skip importing Alembic when the schema is already current.
 HEAD_REVISION = "0006"
 
+# Connections kept open per process. The API serves at most this many requests at once in
+# threads (``rollgate serve`` sets its thread limit to it), so busy moments never open and
+# close connections to PostgreSQL (each costs a server process there).
+POOL_SIZE = 16
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -44,7 +49,8 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE,
+                         max_overflow=8)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -64,6 +70,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                   expire_on_commit=False)
 
     def revision(self) -> str | None:
         """The schema revision of the store, None when it has no schema yet."""
@@ -85,6 +93,13 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
         with self._sessions() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads outside a transaction: each statement sees what is committed
+        when it runs, and there is no BEGIN or COMMIT to wait for. Never write through it."""
+        with self._reads() as s:
             yield s
 
     def dispose(self) -> None:
