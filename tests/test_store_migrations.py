@@ -23,6 +23,8 @@ def test_migrations_create_every_table(database_url: str | None, tmp_path: objec
     tables = set(inspect(db.engine).get_table_names())
     assert {"runs", "steps", "run_locks", "executors", "instances", "proxies", "deployments",
             "releases", "audit_events", "analysis_checks", "backups", "rollbacks",
-            "audit_head", "users", "grants", "api_tokens", "sessions", "login_failures"} <= tables
+            "audit_head", "users", "grants", "api_tokens", "sessions", "login_failures",
+            "quality_results", "checklist_confirmations", "incidents",
+            "maintenance_notices"} <= tables
     db.migrate()  # a second time is a no-op
     db.dispose()

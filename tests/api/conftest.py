@@ -109,6 +109,17 @@ class ApiServer:
                     kind, data = "message", []
         return found
 
+    def close(self) -> None:
+        """End the runs still going, stop the server and close the client (also after a
+        start that failed)."""
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.finish_active_runs()
+        finally:
+            if self.proc is not None:
+                self.stop()
+            self.http.close()
+
     def finish_active_runs(self) -> None:
         """Cancel what still runs, so the project can be brought down."""
         runs = self.http.get("/api/runs", params={"limit": 500}).json()["items"]
@@ -138,11 +149,4 @@ def api(sandbox: Sandbox) -> Iterator[ApiServer]:
         server.start()
         yield server
     finally:
-        try:
-            if server.proc is not None and server.proc.poll() is None:
-                server.finish_active_runs()
-        finally:
-            if server.proc is not None:
-                server.stop()
-            server.http.close()
-            # The sandbox fixture then runs `rollgate down` and kills what is left.
+        server.close()  # the sandbox fixture then runs `rollgate down`, kills what is left

@@ -160,7 +160,7 @@ def test_openapi_documents_every_route(api: ApiServer) -> None:
     assert api.http.get("/docs").status_code == 200
     schema = api.http.get("/openapi.json").json()
     operations = [op for path in schema["paths"].values() for op in path.values()]
-    assert len(operations) == 29
+    assert len(operations) == 36
     for op in operations:
         assert op.get("summary") and op.get("description"), op
 

@@ -132,12 +132,8 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
             yield t
         finally:
             try:
-                if api.proc is not None and api.proc.poll() is None:
-                    api.finish_active_runs()
+                api.close()
             finally:
-                if api.proc is not None:
-                    api.stop()
-                api.http.close()
                 box.down()
 
 
@@ -202,6 +198,26 @@ def _matrix(t: Team) -> list[tuple[str, str, str, dict[str, Any] | None, int, st
                       409 if user in ("abe", "root") else 403, "needs approver on staging"))
         cases.append((user, "POST", f"/api/runs/{prod}/approve", None,
                       409 if user == "root" else 403, "needs approver on production"))
+        cases.append((user, "POST", f"/api/runs/{stg}/reject", {"comment": "no"},
+                      409 if user in ("abe", "root") else 403, "needs approver on staging"))
+        # release gates: an emergency needs an approver; checklists and notices
+        cases.append((user, "POST", "/api/deploys", {
+            "service": "nope", "version": "v9", "environment": "staging", "emergency": True,
+            "reason": "fire"}, 400 if user in ("abe", "root") else 403,
+            "needs approver on staging"))
+        cases.append((user, "POST", "/api/promotions", {
+            "service": "web", "from": "staging", "to": "staging"},
+            400 if may_deploy else 403, "needs deployer on staging"))
+        cases.append((user, "GET", "/api/checklists/pre-deploy?environment=staging", None,
+                      200, ""))
+        cases.append((user, "POST", "/api/checklists/pre-deploy/confirmations", {
+            "environment": "staging", "items": ["nope"]}, 400 if may_deploy else 403,
+            "needs deployer on staging"))
+        cases.append((user, "GET", "/api/notices", None, 200, ""))
+        cases.append((user, "POST", "/api/notices", {
+            "environment": "staging", "title": "x", "starts": "2030-01-02T10:00",
+            "ends": "2030-01-01T10:00"}, 400 if may_deploy else 403,
+            "needs deployer on staging"))
         # admin
         cases.append((user, "GET", "/api/users", None, 200 if user == "root" else 403,
                       "needs admin on every environment (*)"))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from rollgate.testing import Sandbox
 from tests.api.conftest import ApiServer, write_spec
@@ -81,3 +82,27 @@ def test_login_then_deploy_and_roll_back_through_the_server(team: dict[str, Any]
     revoked = ana.run("history", token=token)
     assert revoked.returncode == 3  # and revoked on the server
     assert "revoked" in revoked.stderr or "invalid" in revoked.stderr
+
+
+def test_a_checklist_is_confirmed_through_the_server_as_the_signed_in_user(
+        team: dict[str, Any], sandbox: Sandbox) -> None:
+    spec = YAML(typ="safe").load(sandbox.spec_path.read_text())
+    spec["checklists"] = {"pre-deploy": [{"manual": "Release notes written", "id": "notes"}]}
+    sandbox.write_spec(spec)
+    ana, vic = team["ana"], team["vic"]
+    assert ana.login("ana-pass-1234").returncode == 0
+    assert vic.login("vic-pass-1234").returncode == 0
+    pending = vic.run("checklist", "--env", "production", "--version", "v3", "--json")
+    assert pending.returncode == 1
+    assert json.loads(pending.stdout)["items"][0]["status"] == "pending"
+    refused = vic.run("checklist", "--env", "production", "--version", "v3",
+                      "--confirm", "notes")
+    assert refused.returncode == 3 and "needs deployer on production" in refused.stderr
+    done = ana.run("checklist", "--env", "production", "--version", "v3", "--prompt",
+                   stdin="y\nin the wiki\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(vic.run("checklist", "--env", "production", "--version", "v3",
+                                "--json").stdout)
+    item = result["items"][0]
+    assert (item["status"], item["by"]) == ("confirmed", "ana")
+    assert "in the wiki" in item["detail"]

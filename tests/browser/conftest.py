@@ -30,8 +30,9 @@ GOLDEN = ("analyses:\n  golden:\n    interval: 1s\n    judge:\n      metrics:\n"
 
 
 def write_spec(box: Sandbox) -> dict[str, int]:
-    """web in production (canary with analysis) and in staging (blue-green); the ports."""
-    ports = {"production": free_port(), "staging": free_port()}
+    """web in production (canary with analysis), in staging (blue-green) and in review (a
+    canary that waits for an approval); the ports."""
+    ports = {"production": free_port(), "staging": free_port(), "review": free_port()}
     box.write_spec({
         "project": "shop",
         "services": {"web": demo_service(ports["production"], box.faults_path)},
@@ -40,6 +41,8 @@ def write_spec(box: Sandbox) -> dict[str, int]:
                 {"weight": 20}, {"pause": "4s"}, {"weight": 50}, {"pause": "4s"}]}},
             "staging": {"strategy": {"kind": "blue-green", "keep_warm": "0s"},
                         "ports": {"web": ports["staging"]}},
+            "review": {"strategy": {"kind": "canary", "steps": [
+                {"weight": 50}, {"pause": "approval"}]}, "ports": {"web": ports["review"]}},
         },
     })
     box.spec_path.write_text(box.spec_path.read_text() + GOLDEN)
@@ -97,12 +100,8 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
         yield server
     finally:
         try:
-            if server.proc is not None and server.proc.poll() is None:
-                server.finish_active_runs()
+            server.close()
         finally:
-            if server.proc is not None:
-                server.stop()
-            server.http.close()
             box.down()
 
 

@@ -87,6 +87,39 @@ def test_rollback_from_the_run_page(dashboard: Dashboard, page: Page) -> None:
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def test_approve_a_waiting_canary_from_its_page(dashboard: Dashboard, page: Page) -> None:
+    dashboard.deploy_to("review", "r1")
+    login(page, "admin")
+    dashboard.box.set_faults({"r2": {"start_delay": 2}})  # the page is up before the wait
+    try:
+        resp = dashboard.http.post("/api/deploys", json={
+            "service": "web", "environment": "review", "version": "r2"})
+        assert resp.status_code == 202, resp.text
+        run_id = resp.json()["id"]
+        page.goto(f"/runs/{run_id}")
+        approve = page.locator("#approve-run")
+        assert approve.count() == 0  # not waiting yet: r2 is still starting
+        page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+        expect(approve).to_be_visible(timeout=30_000)  # the live update brings the button
+        assert page.evaluate("window.__sameDocument") is True
+    finally:
+        dashboard.box.set_faults({})
+    waiting = page.locator("tr.step", has_text="wait for approval")
+    expect(waiting).to_have_attribute("data-state", "running")
+    approve.click()
+    expect(page.locator("h1")).to_have_text(f"Approve run {run_id}?")
+    expect(page.locator("ul.impact")).to_contain_text("stops waiting at “wait for approval”")
+    page.fill("#input-comment", "canary <b>looks</b> fine")
+    page.click("#confirm")
+    page.wait_for_url(f"**/runs/{run_id}")
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=30_000)
+    expect(approve).to_have_count(0)
+    expect(waiting.locator("td.output")).to_have_text("approved by admin: canary <b>looks</b> fine")
+    status = dashboard.http.get("/api/status", params={"environment": "review"}).json()
+    assert status[0]["live"] == "r2"
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 def test_a_viewer_sees_no_action_and_a_forged_request_gets_403(dashboard: Dashboard,
                                                                page: Page) -> None:
     # Finished (a fake unfinished run would be resumed by the server's worker).

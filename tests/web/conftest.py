@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rollgate.api.app import create_app
+from rollgate.auth import service as accounts
 from rollgate.engine.runtime import Runtime
 from rollgate.runs.service import Project
 from rollgate.settings import Settings
@@ -50,7 +52,8 @@ def fake_run(db: Database, *, status: str = "running", strategy: str = "canary",
         run = run_store.create_run(
             session=s, kind=fields.get("kind", "deploy"), service=fields.get("service", "web"),
             environment=env, version=fields.get("version", "v2"), from_version="v1",
-            strategy=strategy, actor="tester", reason=fields.get("reason"), spec={},
+            strategy=strategy, actor=fields.get("actor", "tester"), reason=fields.get("reason"),
+            spec={},
             spec_dir=".")
         run.status = status
         run.started_at = run.created_at
@@ -102,3 +105,40 @@ def web(sandbox: Sandbox) -> Iterator[Web]:
             yield Web(client, rt, sandbox)
     finally:
         rt.close()
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def users(web: Web) -> Web:
+    """admin (everywhere), dev (deployer on staging, viewer on production), viewer, lead
+    (approver on production) and nobody-prod (viewer on staging only)."""
+    db = web.rt.db
+    accounts.add_user(db, name="admin", password=PASSWORD, role="admin", environment="*",
+                      actor="test")
+    accounts.add_user(db, name="dev", password=PASSWORD, role="deployer",
+                      environment="staging", actor="test")
+    accounts.grant(db, name="dev", role="viewer", environment="production", actor="test")
+    accounts.add_user(db, name="viewer", password=PASSWORD, role="viewer", environment="*",
+                      actor="test")
+    accounts.add_user(db, name="lead", password=PASSWORD, role="approver",
+                      environment="production", actor="test")
+    accounts.add_user(db, name="nobody-prod", password=PASSWORD, role="viewer",
+                      environment="staging", actor="test")
+    return web
+
+
+def login(web: Web, name: str, password: str = PASSWORD, next_url: str = "/") -> str:
+    """Log in through the form; return the session's CSRF token (from a page)."""
+    form = web.client.get("/login", params={"next": next_url}).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, form
+    resp = web.client.post("/login", data={"username": name, "password": password,
+                                           "next": next_url, "csrf_token": token[1]})
+    assert resp.status_code == 303, resp.text
+    assert resp.headers["location"] == next_url
+    page = web.client.get("/runs").text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found[1]

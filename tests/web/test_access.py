@@ -4,43 +4,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from rollgate.auth import service as accounts
-from tests.web.conftest import Web
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def users(web: Web) -> Web:
-    """admin (everywhere), dev (deployer on staging, viewer on production), viewer."""
-    db = web.rt.db
-    accounts.add_user(db, name="admin", password=PASSWORD, role="admin", environment="*",
-                      actor="test")
-    accounts.add_user(db, name="dev", password=PASSWORD, role="deployer",
-                      environment="staging", actor="test")
-    accounts.grant(db, name="dev", role="viewer", environment="production", actor="test")
-    accounts.add_user(db, name="viewer", password=PASSWORD, role="viewer", environment="*",
-                      actor="test")
-    accounts.add_user(db, name="nobody-prod", password=PASSWORD, role="viewer",
-                      environment="staging", actor="test")
-    return web
-
-
-def login(web: Web, name: str, password: str = PASSWORD, next_url: str = "/") -> str:
-    """Log in through the form; return the session's CSRF token (from a page)."""
-    form = web.client.get("/login", params={"next": next_url}).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token, form
-    resp = web.client.post("/login", data={"username": name, "password": password,
-                                           "next": next_url, "csrf_token": token[1]})
-    assert resp.status_code == 303, resp.text
-    assert resp.headers["location"] == next_url
-    page = web.client.get("/runs").text
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page
-    return found[1]
+from tests.web.conftest import PASSWORD, Web, login
 
 
 def test_pages_need_a_session(users: Web) -> None:

@@ -15,7 +15,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rollgate import __version__, web
-from rollgate.api import routes_audit, routes_auth, routes_data, routes_runs, routes_targets
+from rollgate.api import (
+    routes_audit,
+    routes_auth,
+    routes_data,
+    routes_gates,
+    routes_runs,
+    routes_targets,
+)
 from rollgate.api.security import install_security
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import LockedError, RollgateError
@@ -55,6 +62,7 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
             {"name": "runs", "description": "deploys, rollbacks and their live progress"},
             {"name": "targets", "description": "what runs where, and releases"},
             {"name": "server", "description": "this server"},
+            {"name": "gates", "description": "checklists and maintenance notices"},
             {"name": "audit", "description": "the hash-chained audit log"},
             {"name": "auth", "description": "log in, API tokens, who am I"},
             {"name": "users", "description": "users and their roles per environment (admin)"},
@@ -69,6 +77,7 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.include_router(routes_runs.router)
     app.include_router(routes_targets.router)
     app.include_router(routes_data.router)
+    app.include_router(routes_gates.router)
     app.include_router(routes_auth.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")

@@ -25,6 +25,7 @@ from rollgate.api.common import (
 )
 from rollgate.auth.principal import Principal
 from rollgate.engine.runtime import Runtime
+from rollgate.errors import UsageError
 from rollgate.runs import service
 from rollgate.runs.views import run_dict, step_dict
 from rollgate.store import checks as check_store
@@ -117,6 +118,16 @@ class DeployIn(BaseModel):
     version: str = Field(min_length=1, max_length=128, examples=["v1.6.0"])
     allow_destructive: bool = Field(
         False, description="let migrations drop or rewrite tables and columns")
+    wait_for_window: bool = Field(
+        False, description="outside the deploy windows, start a run that waits for the next "
+        "opening instead of refusing (409)")
+    emergency: bool = Field(
+        False, description="override deploy windows and freezes; needs `reason` and the "
+        "approver role on the environment; recorded")
+    reason: str | None = Field(None, max_length=2000, description="why (required with "
+                               "`emergency`)", examples=["checkout down since 14:05"])
+    major: bool = Field(False, description="a major change: needs announced maintenance "
+                        "covering now, posted `policies.major_notice` (72 h) before it")
 
 
 class ApproveIn(BaseModel):
@@ -125,6 +136,14 @@ class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     comment: str | None = Field(None, max_length=2000, examples=["canary looks good"])
+
+
+class RejectIn(BaseModel):
+    """Why the run is rejected (recorded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(min_length=1, max_length=2000, examples=["no rollback plan"])
 
 
 class RollbackIn(BaseModel):
@@ -248,6 +267,21 @@ def approve_run(run_id: str, rt: RuntimeDep, principal: PrincipalDep, actor: Act
     return _run_out(rt, run_id)
 
 
+@router.post("/runs/{run_id}/reject", status_code=202, response_model=RunDetail,
+             summary="Reject a run waiting at an approval step",
+             responses=errors(401, 403, 404, 409, 422),
+             description="Make a run waiting for approval fail before it touches anything "
+                         "(what `rollgate reject RUN` does); the comment is recorded. Needs "
+                         "approver on the run's environment; refused (409) for your own "
+                         "deploy where the environment requires approvals from others.")
+def reject_run(run_id: str, body: RejectIn, rt: RuntimeDep, principal: PrincipalDep,
+               actor: ActorDep) -> dict[str, Any]:
+    """Reject a waiting run."""
+    _allowed_run(rt, run_id, principal, "approver")
+    service.approve(rt, run_id, actor, body.comment, via=principal.audit_via, reject=True)
+    return _run_out(rt, run_id)
+
+
 @router.post("/deploys", status_code=202, response_model=RunDetail, summary="Deploy a version",
              responses=errors(400, 401, 403, 409, 422),
              description="Start a deploy run with the environment's strategy and return it at "
@@ -256,12 +290,65 @@ def approve_run(run_id: str, rt: RuntimeDep, principal: PrincipalDep, actor: Act
 def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: ProjectDep,
                   principal: PrincipalDep, actor: ActorDep) -> dict[str, Any]:
     """Start a deploy run."""
-    principal.check("deployer", body.environment)
+    principal.check("approver" if body.emergency else "deployer", body.environment)
+    if body.emergency and not (body.reason or "").strip():
+        raise UsageError("an emergency deploy needs a reason: what is on fire")
     run_id = service.deploy(rt, project, service=body.service, environment=body.environment,
                             version=body.version, actor=actor,
-                            allow_destructive=body.allow_destructive, via=principal.audit_via)
+                            allow_destructive=body.allow_destructive, via=principal.audit_via,
+                            emergency=body.reason if body.emergency else None,
+                            wait_window=body.wait_for_window, major=body.major)
     response.headers["Location"] = f"/api/runs/{run_id}"
     return _run_out(rt, run_id)
+
+
+class PromotionIn(BaseModel):
+    """Which release goes from which environment to which."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    service: str = Field(min_length=1, max_length=64, examples=["web"])
+    source: str = Field(alias="from", min_length=1, max_length=64, examples=["staging"])
+    dest: str = Field(alias="to", min_length=1, max_length=64, examples=["production"])
+    version: str | None = Field(None, max_length=128, description="the release; null: the "
+                                "one live in `from`")
+    wait_for_window: bool = Field(False, description="wait for the deploy window")
+    emergency: bool = Field(False, description="promote even a release that did not pass "
+                            "`from` and override windows and freezes; needs `reason` and "
+                            "approver on `to`")
+    reason: str | None = Field(None, max_length=2000, description="why (with `emergency`)")
+    major: bool = Field(False, description="a major change (needs announced maintenance)")
+
+
+class PromotionOut(RunDetail):
+    """The promotion's deploy run, with the release notes written for it."""
+
+    release_notes: str
+
+
+@router.post("/promotions", status_code=202, response_model=PromotionOut,
+             summary="Promote a release", responses=errors(400, 401, 403, 404, 409, 422),
+             description="Deploy to `to` exactly the release that passed `from` (a successful "
+                         "deploy there); refused (409) for one that did not, unless an "
+                         "emergency. Release notes come from git; the run tags the release "
+                         "once live when the spec says so. Needs deployer on `to`.")
+def create_promotion(body: PromotionIn, response: Response, rt: RuntimeDep,
+                     project: ProjectDep, principal: PrincipalDep,
+                     actor: ActorDep) -> dict[str, Any]:
+    """Start a promotion."""
+    from rollgate.runs.promotion import promote
+
+    principal.check("approver" if body.emergency else "deployer", body.dest)
+    principal.check("viewer", body.source)
+    if body.emergency and not (body.reason or "").strip():
+        raise UsageError("an emergency promotion needs a reason")
+    started = promote(rt, project, service=body.service, source=body.source, dest=body.dest,
+                      version=body.version, actor=actor,
+                      emergency=body.reason if body.emergency else None,
+                      wait_window=body.wait_for_window, via=principal.audit_via,
+                      major=body.major)
+    response.headers["Location"] = f"/api/runs/{started.run_id}"
+    return {**_run_out(rt, started.run_id), "release_notes": started.notes}
 
 
 @router.post("/rollbacks", status_code=202, response_model=RunDetail,

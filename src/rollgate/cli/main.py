@@ -16,7 +16,10 @@ import typer
 
 from rollgate.cli import (
     audit_cmds,
+    checklist_cmds,
     data_cmds,
+    gate_cmds,
+    notice_cmds,
     remote_cmds,
     runs_cmds,
     spec_cmds,
@@ -58,6 +61,9 @@ data_cmds.register(app)
 audit_cmds.register(app)
 users_cmds.register(app)
 remote_cmds.register(app)
+gate_cmds.register(app)
+checklist_cmds.register(app)
+notice_cmds.register(app)
 
 
 def main() -> None:

@@ -37,11 +37,26 @@ def _run_out(client: RemoteClient, run: dict[str, Any], quiet: bool) -> dict[str
 
 
 def deploy(client: RemoteClient, *, service: str, environment: str, version: str,
-           allow_destructive: bool, as_json: bool) -> None:
+           allow_destructive: bool, as_json: bool, emergency: str | None = None,
+           wait: bool = False, major: bool = False) -> None:
     """Start a deploy on the server and follow it."""
     run = client.request("POST", "/api/deploys", json={
         "service": service, "environment": environment, "version": version,
-        "allow_destructive": allow_destructive})
+        "allow_destructive": allow_destructive, "wait_for_window": wait,
+        "emergency": emergency is not None, "reason": emergency, "major": major})
+    _run_out(client, run, as_json)
+
+
+def promote(client: RemoteClient, *, service: str, source: str, dest: str,
+            version: str | None, emergency: str | None, wait: bool, as_json: bool,
+            major: bool = False) -> None:
+    """Start a promotion on the server and follow it."""
+    run = client.request("POST", "/api/promotions", json={
+        "service": service, "from": source, "to": dest, "version": version,
+        "wait_for_window": wait, "emergency": emergency is not None, "reason": emergency,
+        "major": major})
+    if not as_json:
+        console.print(run.get("release_notes") or "", markup=False)
     _run_out(client, run, as_json)
 
 
@@ -62,13 +77,13 @@ def rollback(client: RemoteClient, *, service: str, environment: str, scope: str
 
 def run_action(client: RemoteClient, run_id: str, action: str, as_json: bool,
                body: dict[str, Any] | None = None) -> None:
-    """cancel, resume or approve a run on the server."""
+    """cancel, resume, approve or reject a run on the server."""
     run = client.request("POST", f"/api/runs/{run_id}/{action}", json=body or {})
-    if action == "approve":
+    if action in ("approve", "reject"):
         if as_json:
             print_json(run)
         else:
-            console.print(f"approved {run['id']} ({run['service']} {run['version']} → "
+            console.print(f"{action[:-1]}ed {run['id']} ({run['service']} {run['version']} → "
                           f"{run['environment']})")
         return
     _run_out(client, run, as_json)

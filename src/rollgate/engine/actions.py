@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from rollgate.checks.smoke import run_check
 from rollgate.errors import CheckFailed, UsageError
+from rollgate.gates.runner import check_runner
 from rollgate.spec.durations import format_duration
 from rollgate.spec.models import Spec
 from rollgate.store import inventory
@@ -144,15 +144,20 @@ def route(ctx: ActionContext, weights: dict[str, int]) -> dict[str, Any]:
     return {"weights": shares}
 
 
+_LABELS = {"pass": "PASS", "warning": "WARN", "fail": "FAIL"}
+
+
 @action("checks")
 def checks(ctx: ActionContext, names: list[str]) -> dict[str, Any]:
     """Run the post-deploy checks against the public URL."""
     failed = []
-    env = ctx.target.service_env()
+    target = ctx.target
+    target.service_env()  # an unset ${NAME} fails the step, saying which
+    run = check_runner(ctx.db, ctx.spec, target.spec_dir, target.environment, target.service,
+                       target)
     for name in names:
-        result = run_check(name, ctx.spec.checks[name], ctx.target.public_url, env)
-        ctx.say(f"{'PASS' if result.ok else 'FAIL'} {name}: {result.detail} "
-                f"({result.duration_ms} ms)")
+        result = run(name)
+        ctx.say(f"{_LABELS[result.status]} {name}: {result.detail} ({result.duration_ms} ms)")
         if not result.ok:
             failed.append(f"{name} ({result.detail})")
     if failed:

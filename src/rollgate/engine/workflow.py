@@ -9,7 +9,8 @@ from typing import Any
 from dbos import DBOS
 
 import rollgate.engine.analyze  # registers the analyze action
-import rollgate.engine.data_actions  # registers the database actions  # noqa: F401
+import rollgate.engine.data_actions  # registers the database actions
+import rollgate.engine.gate_actions  # registers the gate actions  # noqa: F401
 from rollgate.engine.actions import ACTIONS, ActionContext, target_for
 from rollgate.engine.context import current
 from rollgate.errors import RollgateError
@@ -40,7 +41,8 @@ def plan_step(run_id: str) -> dict[str, Any]:
     run, spec = ctx.run, ctx.spec
     plan = Plan.build(spec, run_id=run_id, kind=run.kind, service=run.service,
                       environment=run.environment, version=run.version, live=found["live"],
-                      live_instances=found["live_instances"], params=run.params)
+                      live_instances=found["live_instances"], params=run.params,
+                      requester=run.actor)
     ctx.say(f"strategy {run.strategy}, {plan.replicas} replica(s), "
             f"{len(plan.checks)} post-deploy check(s)")
     _finish_step(run_id, 1, ctx)

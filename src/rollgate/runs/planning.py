@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollgate.engine.runtime import Runtime
-from rollgate.runs.service import Project
+from rollgate.runs.service import Project, default_actor
 from rollgate.spec.models import Spec
 from rollgate.store import inventory
 from rollgate.strategies import drive
@@ -33,7 +33,7 @@ def plan_for(rt: Runtime, project: Project, *, service: str, environment: str,
     live_ids = [i.id for i in target.instances(live_version) if i.alive] if live_version else []
     plan = Plan.build(project.spec, run_id="(plan)", kind="deploy", service=service,
                       environment=environment, version=version, live=live_version,
-                      live_instances=live_ids)
+                      live_instances=live_ids, requester=default_actor())
     steps: list[PlannedStep] = [PlannedStep("plan", "prepare")]
 
     def record(seq: int, name: str, action: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +49,9 @@ def plan_for(rt: Runtime, project: Project, *, service: str, environment: str,
             return {"ok": True, "before": "(current)", "after": "(target)"}
         return {"ok": True}
 
+    approvers = iter(range(1, 1000))
     pipe = Pipeline(plan, runner=record, sleeper=lambda _s: None,
-                    receiver=lambda _topic, _timeout: {"actor": "(plan)"})
+                    receiver=lambda _topic, _timeout: {"actor": f"(approver {next(approvers)})"})
     drive(pipe)
     return plan, steps
 

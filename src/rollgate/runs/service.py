@@ -6,17 +6,23 @@ import getpass
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import LockedError, NotFoundError, RefusedError, UsageError
+from rollgate.gates import deploy as deploy_gates
+from rollgate.gates.deploy import Gate
+from rollgate.gates.windows import utc_now
 from rollgate.spec.models import Spec
 from rollgate.store import audit, executors, inventory
 from rollgate.store import backups as backup_store
 from rollgate.store import runs as run_store
-from rollgate.store.tables import Backup, Run
+from rollgate.store.db import Database
+from rollgate.store.tables import Backup, Run, Step
+from rollgate.strategies.base import APPROVAL_STEP, OTHERS_STEP
 from rollgate.targets.local.target import LocalTarget
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,10 @@ class Project:
         if service not in self.spec.services:
             raise UsageError(f"unknown service {service!r}; the spec has: "
                              f"{', '.join(self.spec.services)}")
+        self.check_environment(environment)
+
+    def check_environment(self, environment: str) -> None:
+        """Raise a clear error for an unknown environment."""
         if environment not in self.spec.environments:
             raise UsageError(f"unknown environment {environment!r}; the spec has: "
                              f"{', '.join(self.spec.environments)}")
@@ -136,14 +146,107 @@ def start(rt: Runtime, run_id: str) -> None:
 
 def deploy(rt: Runtime, project: Project, *, service: str, environment: str, version: str,
            actor: str, wait: bool = False, on_wait: object = None,
-           allow_destructive: bool = False, via: str | None = None) -> str:
-    """Start a deploy run of ``version``; returns the run id."""
-    params = {"allow_destructive": True} if allow_destructive else None
+           allow_destructive: bool = False, via: str | None = None,
+           emergency: str | None = None, wait_window: bool | None = None,
+           extra: dict[str, Any] | None = None, major: bool = False) -> str:
+    """Start a deploy run of ``version``; returns the run id.
+
+    ``wait``: wait for an active run on the target to end instead of refusing. Outside a
+    deploy window or in a freeze the deploy is refused, unless ``wait_window`` (default:
+    ``wait``; the run waits, durably, for the window to open) or ``emergency`` (the reason
+    for overriding them; the caller has checked that the actor is an approver there).
+    ``extra`` parameters are recorded with the run (a promotion's source). A ``major``
+    change also needs announced maintenance covering it (``rollgate notice post``).
+    """
+    params: dict[str, Any] = {"allow_destructive": True} if allow_destructive else {}
+    params.update(extra or {})
+    if major:
+        params["major"] = True
+    params.update(time_gates(rt, project, service, environment,
+                             wait=wait if wait_window is None else wait_window,
+                             emergency=emergency, major=major))
+    quality = quality_gate(rt, project, service, environment, version)
+    if not quality.ok:
+        if not emergency:
+            raise RefusedError(quality.detail)
+        params.setdefault("emergency", {"reason": emergency, "overrides": []})
+        params["emergency"]["overrides"].append(quality.detail)
+    require_confirmations(rt, project, service, environment, version)
     run_id = create_run(rt, project, kind="deploy", service=service, environment=environment,
-                        version=version, actor=actor, reason=None, wait=wait, on_wait=on_wait,
-                        params=params, via=via)
+                        version=version, actor=actor, reason=emergency, wait=wait,
+                        on_wait=on_wait, params=params or None, via=via)
     start(rt, run_id)
     return run_id
+
+
+def quality_gate(rt: Runtime, project: Project, service: str, environment: str,
+                 version: str) -> Gate:
+    """Has ``version`` passed the environment's quality gate (a recorded DEPLOY)?"""
+    from rollgate.store import quality as quality_store
+
+    name = project.spec.environments[environment].quality_gate
+    if name is None:
+        return Gate("quality", True, f"{environment} has no quality gate")
+    with rt.db.read() as s:
+        row = quality_store.latest(session=s, gate=name, service=service, version=version)
+    if row is not None and row.decision == quality_store.PASSING:
+        return Gate("quality", True, f"{name}: DEPLOY at {row.score:g}% "
+                                     f"({row.at:%Y-%m-%d %H:%M} UTC, by {row.actor})")
+    seen = (f"its latest result is {row.decision} at {row.score:g}%" if row is not None
+            else "it has no result for this version")
+    return Gate("quality", False,
+                f"{service} {version} has not passed the quality gate {name} of {environment}: "
+                f"{seen}. Record one with `rollgate gate {name} --service {service} --version "
+                f"{version} --junit …`; an emergency deploy (--emergency --reason) overrides "
+                "it and is recorded")
+
+
+def require_confirmations(rt: Runtime, project: Project, service: str, environment: str,
+                          version: str) -> None:
+    """Refuse a deploy while manual items of its pre-deploy checklist are unconfirmed."""
+    from rollgate.runs import checklists
+
+    result = checklists.evaluate(rt, project, phase="pre-deploy", environment=environment,
+                                 service=service, version=version, run_checks=False)
+    if any(i.status == "pending" for i in result.items):
+        from rollgate.gates.checklist import pending_refusal
+
+        raise RefusedError(pending_refusal(result))
+
+
+def time_gates(rt: Runtime, project: Project, service: str, environment: str, *,
+               wait: bool, emergency: str | None, major: bool = False) -> dict[str, Any]:
+    """The run parameters the deploy windows, freezes and (``major``) the maintenance notice
+    give now: none when they pass, ``wait_until`` (waiting for a window), or ``emergency``
+    (overriding them, recorded). RefusedError when they block and neither applies."""
+    project.check_target(service, environment)
+    if emergency is not None and not emergency.strip():
+        raise UsageError("an emergency deploy needs a reason: --reason 'what is on fire'")
+    blocked = [g for g in judge_time_gates(rt.db, project.spec, service, environment,
+                                           major=major) if not g.ok]
+    if not blocked:
+        return {}
+    if emergency:
+        return {"emergency": {"reason": emergency, "overrides": [g.detail for g in blocked]}}
+    if wait and all(g.waitable for g in blocked):
+        opens = max(g.opens_at for g in blocked if g.opens_at)
+        return {"wait_until": opens.isoformat()}
+    raise RefusedError(deploy_gates.refusal(blocked, can_wait=True))
+
+
+def judge_time_gates(db: Database, spec: Spec, service: str, environment: str, *,
+                     major: bool) -> list[Gate]:
+    """The time gates now (windows, freezes; the maintenance notice for a major change)."""
+    from rollgate.store import notices as notice_store
+
+    at = utc_now()
+    covering = []
+    if major:
+        with db.read() as s:
+            covering = notice_store.covering(session=s, environment=environment,
+                                             service=service, at=at)
+    return deploy_gates.evaluate(spec, service, environment, at, major=major,
+                                 notices=covering)
 
 
 def rollback_target(rt: Runtime, project: Project, *, service: str, environment: str,
@@ -364,24 +467,50 @@ def cancel(rt: Runtime, run_id: str, actor: str, via: str | None = None) -> Run:
     return run
 
 
-def approve(rt: Runtime, run_id: str, actor: str, comment: str | None,
-            via: str | None = None) -> Run:
-    """Let a run waiting at an approval step go on."""
+def approval_step(run: Run, steps: Iterable[Step]) -> Step | None:
+    """The approval step (``pause: approval`` or the environment's approvals) the run is
+    waiting at, if any."""
+    if run.status in run_store.TERMINAL:
+        return None
+    return next((st for st in steps
+                 if st.state == "running" and st.name.startswith(APPROVAL_STEP)), None)
+
+
+def waiting_for_approval(rt: Runtime, run_id: str) -> tuple[Run, Step]:
+    """The run and the step it waits at; refused when it is not waiting for an approval."""
     with rt.db.session() as s:
         run = run_store.get_run(session=s, run_id=run_id)
-        waiting = [st for st in run_store.list_steps(session=s, run_id=run_id)
-                   if st.state == "running" and st.name.startswith("wait for approval")]
-    if run.status in run_store.TERMINAL or not waiting:
+        step = approval_step(run, run_store.list_steps(session=s, run_id=run_id))
+    if step is None:
         raise RefusedError(f"run {run_id} is not waiting for an approval "
                            f"(status {run.status}); nothing to approve")
+    return run, step
+
+
+def approve(rt: Runtime, run_id: str, actor: str, comment: str | None,
+            via: str | None = None, *, reject: bool = False) -> Run:
+    """Approve (or reject) a run waiting at an approval step; recorded in the audit log.
+
+    At an environment's approvals step the requester's own decision is refused: approvals
+    there come from other people (four eyes).
+    """
+    run, step = waiting_for_approval(rt, run_id)
+    if step.name.startswith(OTHERS_STEP) and actor == run.actor:
+        raise RefusedError(f"{actor} asked for this deploy and cannot approve or reject it: "
+                           f"{run.environment} needs approvals from other people (four eyes)")
+    if reject and not (comment or "").strip():
+        raise UsageError("say why you reject it: --comment '…' (recorded)")
     from dbos import DBOS
 
     rt.start_engine()
-    DBOS.send(run_id, {"actor": actor, "comment": comment}, topic="approval")
+    DBOS.send(run_id, {"actor": actor, "comment": comment,
+                       "decision": "reject" if reject else "approve"}, topic="approval")
     with rt.db.session() as s:
-        audit.record(session=s, actor=actor, action="run.approved",
+        audit.record(session=s, actor=actor,
+                     action="run.rejected" if reject else "run.approved",
                      target=f"{run.service}/{run.environment}",
-                     detail={"run": run_id, "comment": comment, **via_detail(via)})
+                     detail={"run": run_id, "comment": comment, "step": step.name,
+                             **via_detail(via)})
     return run
 
 

@@ -11,11 +11,16 @@ from pydantic_core import PydanticCustomError
 
 from rollgate.spec.analysis import Analysis
 from rollgate.spec.base import NAME, Model, Name
+from rollgate.spec.checklists import PHASES, Checklists
+from rollgate.spec.checks import Check, CheckConfig, CommandCheck, HttpCheck
 from rollgate.spec.data import Database
 from rollgate.spec.durations import Duration
 from rollgate.spec.metrics import BuiltinMetrics, MetricsConfig
+from rollgate.spec.promotion import Promotion
+from rollgate.spec.quality import QualityGate
+from rollgate.spec.windows import DeployWindows, Freeze
 
-__all__ = ["NAME", "Model", "Name"]
+__all__ = ["NAME", "Check", "CheckConfig", "CommandCheck", "HttpCheck", "Model", "Name"]
 
 
 class HealthCheck(Model):
@@ -188,6 +193,19 @@ class Policies(Model):
         True, description="roll back by itself when a check fails after traffic moved"
     )
     require_reason: bool = Field(True, description="rollbacks must give a reason")
+    strict_checklists: bool = Field(
+        False, description="checklist warnings are failures here (as with --strict)")
+    major_notice: Duration = Field(
+        72 * 3600.0, description="how long before its maintenance a major change "
+        "(`deploy --major`) must have been announced (`rollgate notice post`)")
+
+
+class Approvals(Model):
+    """Approvals a deploy needs, from people other than the one who asked for it."""
+
+    required: int = Field(1, ge=1, le=10, description="how many different approvers")
+    timeout: Duration = Field(86400.0, description="how long the run waits for them; then "
+                              "it fails without touching anything")
 
 
 class Environment(Model):
@@ -216,38 +234,14 @@ class Environment(Model):
         description="connection URL per database here, overriding databases.NAME.url "
         "(${NAME} is read from the environment)",
     )
-
-
-class HttpCheck(Model):
-    """An HTTP request against the public port, with expectations."""
-
-    kind: Literal["http"] = Field(description="selects this check")
-    path: str = Field("/", description="path requested on the public port")
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = Field(
-        "GET", description="HTTP method"
-    )
-    headers: dict[str, str] = Field(default_factory=dict, description="request headers")
-    body: Any = Field(None, description="request body")
-    expect_status: int = Field(200, ge=100, le=599, description="expected HTTP status")
-    expect_json: dict[str, Any] | None = Field(
-        None, description="a JSON subset the body must contain"
-    )
-    expect_text: str | None = Field(None, description="a substring the body must contain")
-    timeout: Duration = Field(5.0, description="timeout of the request")
-
-
-class CommandCheck(Model):
-    """A command that passes when it exits with the expected code."""
-
-    kind: Literal["command"] = Field(description="selects this check")
-    run: str = Field(
-        description="shell command (sh -c); $ROLLGATE_URL is the public URL of the service"
-    )
-    expect_exit: int = Field(0, description="exit code that means the check passed")
-    timeout: Duration = Field(60.0, description="how long the command may run")
-
-
-Check = Annotated[HttpCheck | CommandCheck, Field(discriminator="kind")]
+    windows: DeployWindows | None = Field(
+        None, description="when deploys may start here (none: any time); outside them a "
+        "deploy is refused with the next opening, or waits for it with --wait")
+    approvals: Approvals | None = Field(
+        None, description="approvals a deploy here needs before it starts")
+    quality_gate: Name | None = Field(
+        None, description="a quality gate (`quality_gates`) the version must have passed "
+        "(decision DEPLOY, recorded by `rollgate gate NAME --service S --version V`)")
 
 
 class Spec(Model):
@@ -267,6 +261,18 @@ class Spec(Model):
     databases: dict[Name, Database] = Field(
         default_factory=dict, description="databases services use: backups and migrations"
     )
+    quality_gates: dict[Name, QualityGate] = Field(
+        default_factory=dict, description="quality gates: weighted objectives scored from "
+        "test reports and values; `rollgate gate NAME` decides DEPLOY, REMEDIATE or BLOCK")
+    checklists: Checklists = Field(
+        default_factory=Checklists, description="pre-deploy, post-deploy and post-incident "
+        "checklists: automated checks and confirmations by a named person")
+    promotion: Promotion = Field(
+        default_factory=Promotion, description="git tags and release notes when versions "
+        "go live and are promoted (`rollgate promote`)")
+    freezes: list[Freeze] = Field(
+        default_factory=list, description="periods when deploys are refused, by environment "
+        "and service (an emergency deploy with a reason and an approver overrides)")
 
     @model_validator(mode="after")
     def _references_exist(self) -> Spec:
@@ -284,6 +290,9 @@ class Spec(Model):
                 if port_svc not in self.services:
                     hint = _unknown_name(port_svc, self.services, "service")
                     problems.append(f"{where}.ports.{port_svc}: {hint}")
+            if env.quality_gate and env.quality_gate not in self.quality_gates:
+                hint = _unknown_name(env.quality_gate, self.quality_gates, "quality gate")
+                problems.append(f"{where}.quality_gate: {hint}")
             for db_name in env.databases:
                 if db_name not in self.databases:
                     hint = _unknown_name(db_name, self.databases, "database")
@@ -292,6 +301,25 @@ class Spec(Model):
                 if name not in self.analyses:
                     hint = _unknown_name(name, self.analyses, "analysis")
                     problems.append(f"{where}.strategy.{path}: {hint}")
+        for phase in PHASES:
+            for i, item in enumerate(self.checklists.items(phase)):
+                where = f"checklists.{phase}[{i}]"
+                if item.check and item.check not in self.checks:
+                    problems.append(f"{where}.check: "
+                                    f"{_unknown_name(item.check, self.checks, 'check')}")
+                problems += _unknown(f"{where}.environments", item.environments,
+                                     self.environments, "environment")
+                problems += _unknown(f"{where}.services", item.services, self.services,
+                                     "service")
+        for env_name in self.promotion.tags:
+            if env_name not in self.environments:
+                hint = _unknown_name(env_name, self.environments, "environment")
+                problems.append(f"promotion.tags.{env_name}: {hint}")
+        for i, freeze in enumerate(self.freezes):
+            problems += _unknown(f"freezes[{i}].environments", freeze.environments,
+                                 self.environments, "environment")
+            problems += _unknown(f"freezes[{i}].services", freeze.services, self.services,
+                                 "service")
         if problems:
             raise PydanticCustomError("unknown_reference", "\n".join(problems))
         return self

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticUndefined
 
-from rollgate.spec import analysis, data, metrics, models
+from rollgate.spec import models
 from rollgate.spec.base import Model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -17,15 +17,18 @@ def json_schema() -> dict[str, Any]:
     """Return the JSON Schema (draft 2020-12) that a rollgate.yaml file must match."""
     schema = models.Spec.model_json_schema(mode="validation")
     _add_defaults(schema, models.Spec)
-    by_name = {
-        cls.__name__: cls
-        for module in (models, analysis, metrics, data)
-        for cls in vars(module).values()
-        if isinstance(cls, type) and issubclass(cls, Model)
-    }
+    by_name = {cls.__name__: cls for cls in _models(Model)}
     for name, definition in schema.get("$defs", {}).items():
         _add_defaults(definition, by_name[name])
     return {"$schema": DIALECT, **schema, "title": "rollgate.yaml"}
+
+
+def _models(base: type[Model]) -> list[type[Model]]:
+    """Every spec model, wherever it is defined (check kinds live beside their runners)."""
+    found: list[type[Model]] = []
+    for sub in base.__subclasses__():
+        found += [sub, *_models(sub)]
+    return found
 
 
 def _add_defaults(definition: dict[str, Any], model: type[BaseModel]) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -354,3 +355,80 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+class QualityResult(Base):
+    """One evaluation of a quality gate for a service: values, score, decision, who and when.
+
+    ``objectives`` maps each objective to ``{"value", "status", "score"}``; the values of
+    earlier DEPLOY results are the baseline of relative criteria.
+    """
+
+    __tablename__ = "quality_results"
+    __table_args__ = (Index("ix_quality_results_target", "gate", "service", "decision", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gate: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(128))
+    objectives: Mapped[dict[str, Any]]
+    score: Mapped[float] = mapped_column(Double)
+    decision: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+
+
+class ChecklistConfirmation(Base):
+    """A manual checklist item confirmed by a named person, for a phase of an environment
+    (``service`` and ``version`` are empty when the confirmation is not about a deploy)."""
+
+    __tablename__ = "checklist_confirmations"
+    __table_args__ = (Index("ix_checklist_confirmations_target", "phase", "environment",
+                            "service", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    environment: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(128))
+    item: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class Incident(Base):
+    """An incident: severity 0 (SEV0, worst) to 4, status, where, who opened it and when."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open", "status", "severity"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str | None] = mapped_column(String(64))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    opened_by: Mapped[str] = mapped_column(String(128))
+    opened_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    run_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class MaintenanceNotice(Base):
+    """Announced maintenance of an environment (or one service there): when it starts and
+    ends, and when it was announced (a major change needs the notice long enough before)."""
+
+    __tablename__ = "maintenance_notices"
+    __table_args__ = (Index("ix_maintenance_notices_when", "environment", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    posted_at: Mapped[datetime]
+    posted_by: Mapped[str] = mapped_column(String(128))
+    cancelled_at: Mapped[datetime | None]

@@ -18,13 +18,19 @@ STRATEGIES: dict[str, Deploy] = {
 
 
 def drive(pipe: Pipeline) -> None:
-    """What a run does: database steps around the strategy, or a restore for a data rollback."""
+    """What a run does: a deploy's gates, database steps around the strategy, or a restore
+    for a data rollback."""
     from rollgate.strategies.data import before_deploy, restore_rollback
+    from rollgate.strategies.gates import pass_gates
 
     plan = pipe.plan
+    if plan.kind == "deploy":
+        pass_gates(pipe)
     if plan.kind == "deploy" and plan.database:
         before_deploy(pipe)
     if plan.kind == "rollback" and plan.params.get("scope") in ("db", "full"):
         restore_rollback(pipe)
     else:
         STRATEGIES[str(plan.strategy["kind"])](pipe)
+    if plan.kind == "deploy" and plan.git_tag:
+        pipe.step(f"tag {plan.git_tag} in git", "git-tag", tag=plan.git_tag)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rollgate.spec.durations import format_duration
 from rollgate.spec.models import Spec
+
+APPROVAL_STEP = "wait for approval"  # every approval step's name starts so
+OTHERS_STEP = "wait for approval from others"  # an environment's approvals: four eyes
 
 StepRunner = Callable[[int, str, str, dict[str, Any]], dict[str, Any]]
 Sleeper = Callable[[float], None]
@@ -48,11 +52,17 @@ class Plan:
     maintenance_message: str = ""
     # The run's parameters: rollback scope and backup, --allow-destructive.
     params: dict[str, Any] = field(default_factory=dict)
+    # The environment's approvals: how many other people, and for how long the run waits.
+    approvals_required: int = 0
+    approvals_timeout: float = 0.0
+    requester: str = ""
+    checklist: bool = False  # the environment has a pre-deploy checklist for the service
+    git_tag: str | None = None  # the tag the version gets once live here (spec.promotion)
 
     @classmethod
     def build(cls, spec: Spec, *, run_id: str, kind: str, service: str, environment: str,
               version: str, live: str | None, live_instances: list[str],
-              params: dict[str, Any] | None = None) -> Plan:
+              params: dict[str, Any] | None = None, requester: str = "") -> Plan:
         """The plan of a run of ``service`` in ``environment`` from the spec."""
         env, svc = spec.environments[environment], spec.services[service]
         database = spec.databases.get(svc.database) if svc.database else None
@@ -67,6 +77,13 @@ class Plan:
             on_failure=migrations.on_failure if migrations else "restore",
             maintenance_message=database.maintenance_message if database else "",
             params=dict(params or {}),
+            approvals_required=env.approvals.required if env.approvals else 0,
+            approvals_timeout=env.approvals.timeout if env.approvals else 0.0,
+            requester=requester,
+            checklist=any(i.applies(environment, service)
+                          for i in spec.checklists.items("pre-deploy")),
+            git_tag=(spec.promotion.tags[environment].replace("{version}", version)
+                     if environment in spec.promotion.tags and spec.promotion.repo else None),
         )
 
 
@@ -143,28 +160,46 @@ class Pipeline:
         """Record the version as live."""
         self.step(f"mark {version} live", "mark-live", version=version)
 
-    def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float, label: str | None = None) -> None:
         """Hold for a while, durably: a restarted engine sleeps only what is left."""
-        self.step(f"pause {format_duration(seconds)}", "hold", seconds=seconds)
+        self.step(label or f"pause {format_duration(seconds)}", "hold", seconds=seconds)
         self._sleep(seconds)
         self._runner(self.seq, "", "release", {})
 
     def approval(self, timeout: float | None, label: str | None = None) -> dict[str, Any]:
         """Wait, durably, for `rollgate approve RUN`; fail when the timeout passes first."""
         limit = f" (up to {format_duration(timeout)})" if timeout else ""
-        name = label or f"wait for approval{limit}"
-        self.step(name, "hold", seconds=timeout or 0)
+        return self.approvals(1, timeout or 7 * 86400.0, label or f"wait for approval{limit}")[0]
+
+    def approvals(self, required: int, timeout: float, label: str,
+                  requester: str | None = None) -> list[dict[str, Any]]:
+        """Wait, durably, for ``required`` approvals from different people (not
+        ``requester``); fail at the first rejection or when ``timeout`` passes first."""
+        self.step(label, "hold", seconds=timeout)
         if self._recv is None:
             raise RuntimeError("this pipeline cannot receive approvals")
-        message = self._recv("approval", timeout or 7 * 86400.0)
-        if message is None:
-            error = f"no approval within {format_duration(timeout or 7 * 86400.0)}"
-            self._runner(self.seq, "", "release", {"error": error})
-            raise StepFailed(name, error)
-        self._runner(self.seq, "", "release", {"note": f"approved by {message.get('actor')}"
-                                               + (f": {message['comment']}"
-                                                  if message.get("comment") else "")})
-        return dict(message)
+        approved: dict[str, dict[str, Any]] = {}
+        deadline = time.time() + timeout
+        while len(approved) < required:
+            message = self._recv("approval", max(deadline - time.time(), 0.0))
+            if message is None:
+                error = (f"{len(approved)} of {required} approval(s) within "
+                         f"{format_duration(timeout)}")
+                if len(approved) == 0 and required == 1:
+                    error = f"no approval within {format_duration(timeout)}"
+                self._runner(self.seq, "", "release", {"error": error})
+                raise StepFailed(label, error)
+            who = str(message.get("actor"))
+            if message.get("decision") == "reject":
+                error = f"rejected by {who}: {message.get('comment')}"
+                self._runner(self.seq, "", "release", {"error": error})
+                raise StepFailed(label, error)
+            if who != requester:
+                approved.setdefault(who, dict(message))
+        notes = [who + (f": {m['comment']}" if m.get("comment") else "")
+                 for who, m in approved.items()]
+        self._runner(self.seq, "", "release", {"note": f"approved by {'; '.join(notes)}"})
+        return list(approved.values())
 
     def analyze(self, analysis: str, seconds: float, label: str | None = None,
                 probe_traffic: bool = False) -> None:

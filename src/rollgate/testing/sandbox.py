@@ -78,10 +78,12 @@ class Sandbox:
         """The argv of a CLI call."""
         return [sys.executable, "-m", "rollgate", *args]
 
-    def run(self, *args: str, timeout: float = 120, input_text: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
-        """Run the CLI to completion (``input_text`` on its stdin) and capture its output."""
-        return subprocess.run(self.argv(*args), env=self.env, cwd=self.root, text=True,
+    def run(self, *args: str, timeout: float = 120, input_text: str | None = None,
+            actor: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the CLI to completion (``input_text`` on its stdin; as ``actor`` instead of
+        ``tester``) and capture its output."""
+        env = {**self.env, "ROLLGATE_ACTOR": actor} if actor else self.env
+        return subprocess.run(self.argv(*args), env=env, cwd=self.root, text=True,
                               capture_output=True, timeout=timeout, check=False,
                               input=input_text)
 

@@ -1,4 +1,5 @@
-"""Dashboard actions: deploy, rollback (app only) and cancel, each confirmed before it runs.
+"""Dashboard actions: deploy, rollback (app, database or both), cancel and approve, each
+confirmed before it runs.
 
 Each action is two POSTs of the same form: the first shows what will happen, the second
 (``confirm=yes``) does it through ``rollgate.runs.service`` exactly as the API does, then
@@ -8,6 +9,7 @@ environment, whatever the page showed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,17 +21,20 @@ from rollgate.api.common import ProjectDep, RuntimeDep
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import LockedError, RefusedError, RollgateError, UsageError
 from rollgate.runs import service
-from rollgate.runs.service import Project
+from rollgate.runs.service import Project, RollbackPlan
+from rollgate.store import backups as backup_store
 from rollgate.store import inventory
 from rollgate.store import runs as run_store
+from rollgate.store.tables import Backup
 from rollgate.web.access import Visitor, VisitorDep, check_csrf
-from rollgate.web.forms import FormDep
+from rollgate.web.forms import Form, FormDep
 from rollgate.web.render import page
 from rollgate.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 ROLE = "deployer"
+APPROVER = "approver"
 Name = Annotated[str | None, Query(max_length=64)]
 
 
@@ -63,12 +68,18 @@ def live_version(rt: Runtime, service_name: str, environment: str) -> str | None
 
 
 def confirm_page(request: Request, *, heading: str, impact: list[str], action: str,
-                 fields: dict[str, str | None], button: str, back: str, danger: bool = False
-                 ) -> HTMLResponse:
-    """The confirmation step: what will happen, and one button to do it."""
+                 fields: dict[str, str | None], button: str | None, back: str,
+                 danger: bool = False, inputs: Sequence[tuple[str, str, str]] = (),
+                 error: str | None = None, status: int = 200) -> HTMLResponse:
+    """The confirmation step: what will happen, and one button to do it.
+
+    ``inputs`` are text fields (name, label, value) to fill in before confirming; with an
+    ``error`` (a refusal) and no ``button``, the page says why and offers only the way back.
+    """
     return page(request, "confirm.html", {
         "heading": heading, "impact": impact, "action": action, "button": button,
-        "fields": [(k, v) for k, v in fields.items() if v], "back": back, "danger": danger})
+        "fields": [(k, v) for k, v in fields.items() if v], "back": back, "danger": danger,
+        "inputs": list(inputs), "error": error}, status=status)
 
 
 def _refusal(exc: RollgateError) -> dict[str, Any]:
@@ -143,6 +154,21 @@ async def deploy(request: Request, rt: RuntimeDep, project: ProjectDep, visitor:
 
 # -- rollback -------------------------------------------------------------------------------
 
+SCOPES = {"app": "app only: the data is left as it is",
+          "db": "database only: restore a backup, the app version stays",
+          "full": "app and database: back to an earlier version and its data"}
+BACKUPS_SHOWN = 50
+
+
+def _backups(rt: Runtime, project: Project, svc: str, env: str) -> list[Backup] | None:
+    """The backups a db or full rollback may restore, newest first (None: no database)."""
+    database = project.spec.services[svc].database
+    if database is None:
+        return None
+    with rt.db.session() as s:
+        return backup_store.listing(session=s, database=database, environment=env,
+                                    include_pruned=False, limit=BACKUPS_SHOWN)
+
 
 def _rollback_form(request: Request, rt: Runtime, project: Project, values: dict[str, Any],
                    status: int = 200, **error: Any) -> HTMLResponse:
@@ -155,8 +181,10 @@ def _rollback_form(request: Request, rt: Runtime, project: Project, values: dict
         default_to = None
         error.setdefault("error", exc.message)
     return page(request, "rollback.html", {
-        "values": {"reason": "", "to": None, **values}, "live": live_version(rt, svc, env),
-        "default_to": default_to, "versions": versions(rt, svc),
+        "values": {"reason": "", "to": None, "scope": "app", "backup": None, **values},
+        "live": live_version(rt, svc, env), "default_to": default_to,
+        "versions": versions(rt, svc), "scopes": SCOPES,
+        "backups": _backups(rt, project, svc, env),
         "error": error.get("error"), "error_run": error.get("error_run")}, status=status)
 
 
@@ -164,41 +192,57 @@ def _rollback_form(request: Request, rt: Runtime, project: Project, values: dict
 def rollback_form(request: Request, rt: RuntimeDep, project: ProjectDep, visitor: VisitorDep,
                   service_name: Annotated[str, Query(alias="service", max_length=64)],
                   environment: Annotated[str, Query(max_length=64)]) -> HTMLResponse:
-    """The rollback form: a reason (required) and optionally the version to go back to."""
+    """The rollback form: a reason (required), the scope (app, database or both), the
+    version to go back to and the backup to restore."""
     visitor.require(ROLE, environment)
     return _rollback_form(request, rt, project,
                           {"service": service_name, "environment": environment})
 
 
-def _plan(rt: Runtime, project: Project, svc: str, env: str, to: str | None) -> list[str]:
-    plan = service.plan_rollback(rt, project, service=svc, environment=env, scope="app",
-                                 to=to)
-    return plan.impact
+def _rollback_args(form: Form) -> dict[str, Any]:
+    """The service's rollback arguments from the form: what the scope does not use is left
+    out, and a database-only rollback without a chosen backup restores the latest one."""
+    scope = form.text("scope") or "app"
+    backup = form.text("backup") if scope != "app" else None
+    return {"scope": scope, "to": form.text("to") if scope != "db" else None,
+            "backup_id": backup, "latest_backup": scope == "db" and not backup}
+
+
+def _pinned(plan: RollbackPlan) -> dict[str, str | None]:
+    """The version and backup the confirmation showed, so that confirming does just that."""
+    return {"to": plan.to if plan.scope != "db" else None,
+            "backup": plan.backup.id if plan.backup else None}
 
 
 @router.post("/rollback", response_class=HTMLResponse)
 async def rollback(request: Request, rt: RuntimeDep, project: ProjectDep,
                    visitor: VisitorDep, form: FormDep) -> Response:
-    """Review an app-only rollback, then (confirmed) start it and go to its run page."""
+    """Review a rollback (app, database or both), then (confirmed) start it and go to its
+    run page."""
     check_csrf(request, visitor, form)
     svc, env = form.text("service") or "", form.text("environment") or ""
-    to, reason = form.text("to"), form.text("reason")
+    reason, args = form.text("reason"), _rollback_args(form)
     require_role(visitor, env)
-    values = {"service": svc, "environment": env, "to": to, "reason": reason or ""}
+    values = {"service": svc, "environment": env, "reason": reason or "",
+              "scope": args["scope"], "to": args["to"], "backup": args["backup_id"]}
     try:
         if not reason:
             raise UsageError("a rollback needs a reason: say what went wrong")
         if not form.flag("confirm"):
-            impact = await run_in_threadpool(_plan, rt, project, svc, env, to)
+            plan = await run_in_threadpool(
+                lambda: service.plan_rollback(rt, project, service=svc, environment=env,
+                                              **args))
             return confirm_page(request, heading=f"Roll back {svc} in {env}?",
-                                impact=[*impact, f"reason: {reason}"], action="/rollback",
-                                fields=values, button="Roll back", danger=True,
+                                impact=[f"scope: {SCOPES[plan.scope]}", *plan.impact,
+                                        f"reason: {reason}"],
+                                action="/rollback", fields={**values, **_pinned(plan)},
+                                button="Roll back", danger=True,
                                 back="/rollback?" + urlencode({"service": svc,
                                                                "environment": env}))
         run_id = await run_in_threadpool(
-            lambda: service.rollback(rt, project, service=svc, environment=env, to=to,
-                                     reason=reason, actor=visitor.actor, scope="app",
-                                     via=visitor.via))
+            lambda: service.rollback(rt, project, service=svc, environment=env,
+                                     reason=reason, actor=visitor.actor, via=visitor.via,
+                                     **args))
     except RollgateError as exc:
         return _rollback_form(request, rt, project, values, exc.http_status, **_refusal(exc))
     return to_run(run_id)
@@ -231,3 +275,55 @@ async def cancel(request: Request, run_id: str, rt: RuntimeDep, visitor: Visitor
     await run_in_threadpool(lambda: service.cancel(rt, run_id, visitor.actor, via=visitor.via))
     return to_run(run_id)
 
+
+
+# -- approve --------------------------------------------------------------------------------
+
+
+@router.post("/runs/{run_id}/approve", response_class=HTMLResponse)
+async def approve(request: Request, run_id: str, rt: RuntimeDep, visitor: VisitorDep,
+                  form: FormDep) -> Response:
+    """Review an approval (with an optional comment), then (confirmed) let the run waiting
+    at its approval step go on and go back to its page."""
+    return await _decide(request, run_id, rt, visitor, form, reject=False)
+
+
+@router.post("/runs/{run_id}/reject", response_class=HTMLResponse)
+async def reject(request: Request, run_id: str, rt: RuntimeDep, visitor: VisitorDep,
+                 form: FormDep) -> Response:
+    """Review a rejection (a comment is required), then (confirmed) make the waiting run
+    fail before it touches anything, and go back to its page."""
+    return await _decide(request, run_id, rt, visitor, form, reject=True)
+
+
+async def _decide(request: Request, run_id: str, rt: Runtime, visitor: Visitor,
+                  form: Form, *, reject: bool) -> Response:
+    check_csrf(request, visitor, form)
+    run = await run_in_threadpool(_run_target, rt, run_id)
+    visitor.require(APPROVER, run["environment"])
+    comment = form.text("comment")
+    verb = "reject" if reject else "approve"
+    heading, back = f"{verb.capitalize()} run {run_id}?", f"/runs/{run_id}"
+    try:
+        if form.flag("confirm"):
+            await run_in_threadpool(
+                lambda: service.approve(rt, run_id, visitor.actor, comment, via=visitor.via,
+                                        reject=reject))
+            return to_run(run_id)
+        _, step = await run_in_threadpool(service.waiting_for_approval, rt, run_id)
+    except RollgateError as exc:
+        return confirm_page(request, heading=heading, impact=[], action="", fields={},
+                            button=None, back=back, error=exc.message,
+                            status=exc.http_status)
+    where = f"{run['service']} in {run['environment']}: the {run['kind']} to {run['version']}"
+    if reject:
+        impact = [f"{where} fails at “{step.name}”, before it touches anything",
+                  f"recorded as rejected by {visitor.actor}, with your reason"]
+        inputs = [("comment", "Why (required, recorded)", comment or "")]
+    else:
+        impact = [f"{where} stops waiting at “{step.name}” and goes on with its next steps",
+                  f"recorded as approved by {visitor.actor}, with the comment if you give one"]
+        inputs = [("comment", "Comment (optional, recorded)", comment or "")]
+    return confirm_page(request, heading=heading, action=f"/runs/{run_id}/{verb}",
+                        impact=impact, fields={}, inputs=inputs, button=verb.capitalize(),
+                        back=back, danger=reject)

@@ -12,12 +12,13 @@ from markupsafe import Markup
 from rollgate.api.common import ProjectDep, RuntimeDep
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import RollgateError
-from rollgate.runs.service import Project
+from rollgate.runs.service import Project, approval_step
 from rollgate.runs.status import target_status
 from rollgate.runs.views import run_dict, step_dict
 from rollgate.store import checks as check_store
 from rollgate.store import runs as run_store
 from rollgate.store.tables import AnalysisCheck
+from rollgate.strategies.base import OTHERS_STEP
 from rollgate.web import chart
 from rollgate.web.access import Visitor, VisitorDep
 from rollgate.web.render import page
@@ -131,6 +132,11 @@ def _load(rt: Runtime, run_id: str, visitor: Visitor
         checks = check_store.for_run(session=s, run_id=run_id)
         data = run_dict(run)
         data["steps"] = [step_dict(st) for st in steps]
+        waiting = approval_step(run, steps)
+        data["awaiting_approval"] = waiting is not None
+        # At an environment's approvals step the requester may not decide (four eyes).
+        data["own_four_eyes"] = bool(waiting and waiting.name.startswith(OTHERS_STEP)
+                                     and visitor.actor == run.actor)
     return data, checks
 
 
@@ -151,6 +157,8 @@ def run_context(rt: Runtime, run_id: str, visitor: Visitor) -> dict[str, Any]:
         "run": run, "steps": run["steps"], "latest_checks": latest_checks(checks),
         "terminal": run["status"] in run_store.TERMINAL,
         "can_act": visitor.can("deployer", run["environment"]),
+        "can_approve": (run["awaiting_approval"] and not run["own_four_eyes"]
+                        and visitor.can("approver", run["environment"])),
         "show_chart": bool(checks) or (run["kind"] == "deploy" and run["strategy"] in CHARTED),
         "chart_svg": Markup(chart.render(chart.series_of(checks))),
     }

@@ -5,6 +5,8 @@
 //   `run` event re-fetches the server-rendered live fragment and the analysis chart (SVG);
 //   the chart is also re-fetched every few seconds while the run is live, since analysis
 //   checks are recorded between step events. The stream is closed once the run has ended.
+//   The fragment holds the run's action buttons too: Approve… appears when a step starts
+//   waiting for approval and goes once that step ends, with the step events that say so.
 "use strict";
 
 (function () {

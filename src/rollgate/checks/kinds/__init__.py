@@ -1,0 +1,1 @@
+"""The built-in check kinds, one module each; every module here is registered on load."""
