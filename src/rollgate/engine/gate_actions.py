@@ -7,12 +7,9 @@ from typing import Any
 
 from rollgate.engine.actions import ActionContext, action
 from rollgate.errors import CheckFailed, RefusedError
-from rollgate.gates import checklist
 from rollgate.gates import deploy as deploy_gates
-from rollgate.gates.runner import check_runner
-from rollgate.runs import git
+from rollgate.runs import checklists, git
 from rollgate.runs.service import judge_time_gates
-from rollgate.store import checklists as checklist_store
 
 
 @action("gate-time")
@@ -37,14 +34,9 @@ _MARKS = {"pass": "ok", "confirmed": "ok", "warning": "WARN", "fail": "FAIL",
 def run_checklist(ctx: ActionContext) -> dict[str, Any]:
     """Run the automated items and re-read the confirmations; fail on what blocks."""
     run, target = ctx.run, ctx.target
-    with ctx.db.read() as s:
-        confirmed = checklist_store.confirmations(
-            session=s, phase="pre-deploy", environment=run.environment, service=run.service,
-            version=run.version)
-    runner = check_runner(ctx.db, ctx.spec, target.spec_dir, run.environment, run.service,
-                          target)
-    result = checklist.evaluate(ctx.spec, "pre-deploy", run.environment, service=run.service,
-                                version=run.version, confirmations=confirmed, run=runner)
+    result = checklists.judge(ctx.db, ctx.spec, target.spec_dir, "pre-deploy",
+                              run.environment, service=run.service, version=run.version,
+                              target=target)
     for item in result.items:
         ctx.say(f"{_MARKS[item.status]} {item.id}: {item.detail}")
     blocking = result.blocking()

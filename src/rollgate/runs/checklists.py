@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import UsageError
 from rollgate.gates import checklist
 from rollgate.gates.runner import check_runner
 from rollgate.runs.service import Project, via_detail
 from rollgate.spec.checklists import Phase
+from rollgate.spec.models import Spec
 from rollgate.store import audit
 from rollgate.store import checklists as checklist_store
+from rollgate.store.db import Database
+from rollgate.targets.local.target import LocalTarget
 
 
 def default_service(project: Project, service: str | None) -> str | None:
@@ -29,18 +34,25 @@ def evaluate(rt: Runtime, project: Project, *, phase: Phase, environment: str,
     with their confirmations."""
     project.check_environment(environment)
     service = default_service(project, service)
-    with rt.db.read() as s:
+    target = project.target(rt, service, environment) if service and run_checks else None
+    return judge(rt.db, project.spec, project.spec_dir, phase, environment, service=service,
+                 version=version, target=target, strict=strict, run_checks=run_checks)
+
+
+def judge(db: Database, spec: Spec, spec_dir: Path, phase: Phase, environment: str, *,
+          service: str | None, version: str | None, target: LocalTarget | None,
+          strict: bool = False, run_checks: bool = True) -> checklist.ChecklistResult:
+    """A checklist with its confirmations from the store and (``run_checks``) its
+    automated items run against ``target``: what `rollgate checklist` and a run's
+    checklist step both judge."""
+    with db.read() as s:
         confirmed = checklist_store.confirmations(session=s, phase=phase,
                                                   environment=environment, service=service,
                                                   version=version)
-    runner = None
-    if run_checks:
-        target = project.target(rt, service, environment) if service else None
-        runner = check_runner(rt.db, project.spec, project.spec_dir, environment, service,
-                              target)
-    return checklist.evaluate(project.spec, phase, environment, service=service,
-                              version=version, confirmations=confirmed, run=runner,
-                              strict=strict)
+    runner = (check_runner(db, spec, spec_dir, environment, service, target)
+              if run_checks else None)
+    return checklist.evaluate(spec, phase, environment, service=service, version=version,
+                              confirmations=confirmed, run=runner, strict=strict)
 
 
 def confirm(rt: Runtime, project: Project, *, phase: Phase, environment: str,
