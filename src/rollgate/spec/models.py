@@ -15,10 +15,10 @@ from rollgate.spec.checklists import PHASES, Checklists
 from rollgate.spec.checks import Check, CheckConfig, CommandCheck, HttpCheck
 from rollgate.spec.data import Database
 from rollgate.spec.durations import Duration
+from rollgate.spec.incidents import IncidentPolicy
 from rollgate.spec.metrics import BuiltinMetrics, MetricsConfig
 from rollgate.spec.promotion import Promotion
 from rollgate.spec.quality import QualityGate
-from rollgate.spec.severity import IncidentPolicy
 from rollgate.spec.windows import DeployWindows, Freeze
 
 __all__ = ["NAME", "Check", "CheckConfig", "CommandCheck", "HttpCheck", "Model", "Name"]
@@ -272,8 +272,9 @@ class Spec(Model):
         default_factory=Promotion, description="git tags and release notes when versions "
         "go live and are promoted (`rollgate promote`)")
     incidents: IncidentPolicy = Field(
-        default_factory=IncidentPolicy, description="incident response: the severity policy "
-        "(levels, response times, rules from signals to a level, recommended actions)")
+        default_factory=IncidentPolicy, description="incident response: the severity policy, "
+        "on-call and escalation, alert intake, incidents on automatic rollback, message "
+        "templates and playbooks")
     freezes: list[Freeze] = Field(
         default_factory=list, description="periods when deploys are refused, by environment "
         "and service (an emergency deploy with a reason and an approver overrides)")

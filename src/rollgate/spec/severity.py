@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from rollgate.spec.base import Model
 from rollgate.spec.durations import Duration
@@ -30,6 +30,15 @@ class Level(Model):
     action: Action = Field("investigate", description="the recommended first move: rollback "
                            "(when a recent deploy touched the service), consider-rollback, "
                            "investigate or schedule")
+    status_page_within: Duration | None = Field(
+        None, description="the status page must carry a public update this soon after the "
+        "incident opens (seed 000: 15 min for SEV0/1; none: no reminder)")
+    customer_update_every: Duration | None = Field(
+        None, description="a customer-facing update is due this often until resolved "
+        "(seed 000: every 30-60 min)")
+    postmortem_within: Duration | None = Field(
+        None, description="the post-mortem is due this long after the incident is resolved "
+        "(seed 000: RCA within 72 h; seed 002: 48 h; none: no post-mortem required)")
 
 
 class Conditions(Model):
@@ -96,12 +105,21 @@ def _holds(when: Conditions, signals: dict[str, Any]) -> bool:
     return True
 
 
-def _levels(*rows: tuple[str, str, float, float | None, Action]) -> list[dict[str, Any]]:
-    return [{"name": n, "title": t, "respond_within": r, "update_every": u, "action": a}
-            for n, t, r, u, a in rows]
-
-
 M, H = 60.0, 3600.0
+
+
+def _levels(*rows: tuple[str, str, float, float | None, Action],
+            status_page: int = 0, customer: float | None = None, postmortem: float | None = None,
+            postmortem_levels: int = 2) -> list[dict[str, Any]]:
+    """Levels from rows; the ``status_page`` most severe get a 15-minute status page rule and
+    the customer cadence, the ``postmortem_levels`` most severe a post-mortem due date."""
+    return [{"name": n, "title": t, "respond_within": r, "update_every": u, "action": a,
+             "status_page_within": 15 * M if i < status_page else None,
+             "customer_update_every": customer if i < status_page else None,
+             "postmortem_within": postmortem if i < postmortem_levels else None}
+            for i, (n, t, r, u, a) in enumerate(rows)]
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Seed 000 (M3CoreCRM) §3.1: SEV0 outage/security, SEV1 core flows failing or > 10% 5xx,
     # SEV2 a module down or a severe regression, SEV3 minor; updates every 15 min for SEV0/1.
@@ -109,7 +127,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "levels": _levels(("SEV0", "Outage/Security", 5 * M, 15 * M, "rollback"),
                           ("SEV1", "Critical Degradation", 15 * M, 15 * M, "rollback"),
                           ("SEV2", "Major", H, 30 * M, "consider-rollback"),
-                          ("SEV3", "Minor", 4 * H, None, "investigate")),
+                          ("SEV3", "Minor", 4 * H, None, "investigate"),
+                          status_page=2, customer=30 * M, postmortem=72 * H),
         "rules": [{"when": {"security": True}, "level": "SEV0"},
                   {"when": {"users_affected": 1.0}, "level": "SEV0"},
                   {"when": {"error_rate": 0.10}, "level": "SEV1"},
@@ -122,7 +141,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "levels": _levels(("SEV1", "Complete outage", 15 * M, 15 * M, "rollback"),
                           ("SEV2", "Major degradation", 30 * M, 30 * M, "consider-rollback"),
                           ("SEV3", "Minor degradation", 2 * H, None, "investigate"),
-                          ("SEV4", "Low impact", 24 * H, None, "schedule")),
+                          ("SEV4", "Low impact", 24 * H, None, "schedule"),
+                          status_page=2, customer=30 * M, postmortem=5 * 24 * H),
         "rules": [{"when": {"users_affected": 1.0}, "level": "SEV1"},
                   {"when": {"data_loss": True}, "level": "SEV1"},
                   {"when": {"component_down": True}, "level": "SEV2"},
@@ -135,7 +155,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "levels": _levels(("SEV1", "Critical", 0.0, 15 * M, "rollback"),
                           ("SEV2", "High", H, 30 * M, "consider-rollback"),
                           ("SEV3", "Medium", 4 * H, None, "investigate"),
-                          ("SEV4", "Low", 24 * H, None, "schedule")),
+                          ("SEV4", "Low", 24 * H, None, "schedule"),
+                          status_page=2, customer=60 * M, postmortem=48 * H),
         "rules": [{"when": {"users_affected": 1.0}, "level": "SEV1"},
                   {"when": {"data_loss": True}, "level": "SEV1"},
                   {"when": {"security": True}, "level": "SEV1"},
@@ -148,7 +169,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "levels": _levels(("P0", "Critical", 15 * M, 15 * M, "rollback"),
                           ("P1", "High", H, 30 * M, "consider-rollback"),
                           ("P2", "Medium", 4 * H, None, "investigate"),
-                          ("P3", "Low", 24 * H, None, "schedule")),
+                          ("P3", "Low", 24 * H, None, "schedule"),
+                          status_page=2, customer=30 * M, postmortem=48 * H),
         "rules": [{"when": {"users_affected": 1.0}, "level": "P0"},
                   {"when": {"error_rate": 0.10}, "level": "P0"},
                   {"when": {"latency_factor": 2.0}, "level": "P1"},
@@ -161,7 +183,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                           ("P1", "Major (degraded performance)", 15 * M, 30 * M,
                            "consider-rollback"),
                           ("P2", "Minor (isolated errors)", H, None, "investigate"),
-                          ("P3", "Low (cosmetic issues)", 24 * H, None, "schedule")),
+                          ("P3", "Low (cosmetic issues)", 24 * H, None, "schedule"),
+                          status_page=2, customer=30 * M, postmortem=48 * H),
         "rules": [{"when": {"component_down": True}, "level": "P0"},
                   {"when": {"latency_factor": 1.5}, "level": "P1"},
                   {"when": {"error_rate": 0.01}, "level": "P2"}],
@@ -174,21 +197,3 @@ def preset(name: str) -> SeverityPolicy:
     if name not in PRESETS:
         raise ValueError(f"unknown severity preset {name!r}; presets: {', '.join(PRESETS)}")
     return SeverityPolicy.model_validate(PRESETS[name])
-
-
-class IncidentPolicy(Model):
-    """How incidents are run: the severity policy (a preset's name, or levels and rules)."""
-
-    severity: str | SeverityPolicy = Field(
-        "sev0-3", description=f"a preset ({', '.join(PRESETS)}) or a policy of your own")
-
-    @field_validator("severity")
-    @classmethod
-    def _known_preset(cls, value: str | SeverityPolicy) -> str | SeverityPolicy:
-        if isinstance(value, str) and value not in PRESETS:
-            raise ValueError(f"unknown preset {value!r}; presets: {', '.join(PRESETS)}")
-        return value
-
-    def severity_policy(self) -> SeverityPolicy:
-        """The policy in force."""
-        return preset(self.severity) if isinstance(self.severity, str) else self.severity

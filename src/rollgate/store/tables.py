@@ -62,6 +62,8 @@ class Release(Base):
     version: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
     notes: Mapped[str | None] = mapped_column(Text)
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    committed_at: Mapped[datetime | None]  # lead time for changes starts here
 
 
 class Run(Base):
@@ -398,14 +400,18 @@ class ChecklistConfirmation(Base):
 
 
 class Incident(Base):
-    """An incident: severity 0 (SEV0, worst) to 4, status, where, who opened it and when."""
+    """An incident: its level (``severity`` is the level's position, 0 the most severe, and
+    ``level`` its name), status, where, who opened it and when, and the clocks reminders and
+    escalation run from."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_open", "status", "severity"),)
+    __table_args__ = (Index("ix_incidents_open", "status", "severity"),
+                      Index("ix_incidents_opened", "opened_at"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     severity: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     service: Mapped[str | None] = mapped_column(String(64))
     environment: Mapped[str | None] = mapped_column(String(64))
@@ -413,6 +419,112 @@ class Incident(Base):
     opened_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     run_id: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str | None] = mapped_column(Text)  # user-facing impact
+    source: Mapped[str | None] = mapped_column(String(16))  # manual, rollback, alert
+    playbook: Mapped[str | None] = mapped_column(String(64))
+    # Alertmanager's groupKey: one incident per group (unique: a retried webhook finds it).
+    group_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    started_at: Mapped[datetime | None]  # impact start (first alert), else opened_at
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    closed_at: Mapped[datetime | None]
+    last_update_at: Mapped[datetime | None]  # last internal update (note, status change)
+    last_public_at: Mapped[datetime | None]  # last public (status page, customer) update
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    paged_at: Mapped[datetime | None]  # when the current escalation step was paged
+    postmortem_due_at: Mapped[datetime | None]
+
+
+class IncidentEvent(Base):
+    """One entry of an incident's timeline: what happened, when, by whom. ``key`` makes
+    automatic entries (reminders, escalations, alert deliveries) happen once."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (UniqueConstraint("incident_id", "key"),
+                      Index("ix_incident_events_timeline", "incident_id", "at", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(default=False)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    key: Mapped[str | None] = mapped_column(String(160))
+
+
+class IncidentRole(Base):
+    """Who holds a role (commander, ops, app, comms, scribe) in an incident now."""
+
+    __tablename__ = "incident_roles"
+
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    person: Mapped[str] = mapped_column(String(128))
+    assigned_at: Mapped[datetime]
+    assigned_by: Mapped[str] = mapped_column(String(128))
+
+
+class IncidentLink(Base):
+    """A run, rollback or alert tied to an incident."""
+
+    __tablename__ = "incident_links"
+
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(160), primary_key=True)
+    at: Mapped[datetime]
+
+
+class IncidentAlert(Base):
+    """An alert (by Alertmanager fingerprint) of an incident's group, and its state."""
+
+    __tablename__ = "incident_alerts"
+
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # firing, resolved
+    labels: Mapped[dict[str, Any]]
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ActionItem(Base):
+    """A follow-up of an incident: what, who owns it, by when, and whether it is done."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (Index("ix_action_items_incident", "incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str] = mapped_column(String(128))
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    done_at: Mapped[datetime | None]
+
+
+class Postmortem(Base):
+    """An incident's post-mortem: the Markdown document, its due date and state."""
+
+    __tablename__ = "postmortems"
+
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # draft, published
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
 
 
 class MaintenanceNotice(Base):
