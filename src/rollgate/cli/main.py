@@ -19,6 +19,7 @@ from rollgate.cli import (
     checklist_cmds,
     data_cmds,
     gate_cmds,
+    incident_cmds,
     notice_cmds,
     remote_cmds,
     runs_cmds,
@@ -64,6 +65,7 @@ remote_cmds.register(app)
 gate_cmds.register(app)
 checklist_cmds.register(app)
 notice_cmds.register(app)
+incident_cmds.register(app)
 
 
 def main() -> None:
