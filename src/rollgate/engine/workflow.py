@@ -122,15 +122,20 @@ def finish_step(run_id: str, status: str, error: str | None,
     from rollgate.runs.records import write_rollback_record
     from rollgate.store import audit
 
+    from rollgate.incidents.auto import open_for_rollback
+
     rt = current()
+    if record is None and status == run_store.ROLLED_BACK:
+        record = {"scope": "app", "trigger": "auto", "backup_id": None}
     with rt.db.session() as s:
         run = run_store.transition(session=s, run_id=run_id, to=status, error=error)
         audit.record(session=s, actor=run.actor, action=f"run.{status}",
                      target=f"{run.service}/{run.environment}",
                      detail={"run": run_id, "kind": run.kind, "version": run.version,
                              "error": error})
-    if record is None and status == run_store.ROLLED_BACK:
-        record = {"scope": "app", "trigger": "auto", "backup_id": None}
+        if record is not None and record["trigger"] == "auto":
+            # In the run's own transaction: the run never ends without its incident.
+            open_for_rollback(session=s, run=run, scope=str(record["scope"]))
     if record is not None:
         write_rollback_record(rt.db, rt.state_dir, run_id, **record)
     return status
