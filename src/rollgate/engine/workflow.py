@@ -119,10 +119,9 @@ def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, An
 def finish_step(run_id: str, status: str, error: str | None,
                 record: dict[str, Any] | None = None) -> str:
     """Record the run's end state and free its lock; a rollback also leaves a record."""
+    from rollgate.incidents.auto import open_for_rollback
     from rollgate.runs.records import write_rollback_record
     from rollgate.store import audit
-
-    from rollgate.incidents.auto import open_for_rollback
 
     rt = current()
     if record is None and status == run_store.ROLLED_BACK:
