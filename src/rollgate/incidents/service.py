@@ -258,10 +258,18 @@ def page(*, session: Session, policy: IncidentPolicy, incident: Incident, step: 
 
 
 def move(*, session: Session, incident: Incident, to: str, actor: str, at: datetime,
-         note: str | None = None, public: bool = False) -> IncidentEvent:
-    """Change the status (checked by ``lifecycle``); resolving stamps the resolution time,
-    reopening clears it."""
+         note: str | None = None, public: bool = False, policy: IncidentPolicy | None = None,
+         force: bool = False) -> IncidentEvent:
+    """Change the status (checked by ``lifecycle``); resolving stamps the resolution time
+    and, given the ``policy``, drafts the post-mortem with its due date; closing needs that
+    post-mortem published (unless ``force``); reopening clears the resolution time."""
+    from rollgate.incidents import postmortem  # it builds on this module
+
     lifecycle.check_move(incident.id, incident.status, to)
+    refusal = (postmortem.close_refusal(session=session, incident=incident)
+               if to == lifecycle.CLOSED else None)
+    if refusal and not force:
+        raise RefusedError(refusal)
     before = incident.status
     kind = "status"
     if to == lifecycle.RESOLVED:
@@ -271,14 +279,19 @@ def move(*, session: Session, incident: Incident, to: str, actor: str, at: datet
     elif before in (lifecycle.RESOLVED, lifecycle.CLOSED):
         kind = "reopened"
         incident.resolved_at = incident.closed_at = None
+        incident.postmortem_due_at = None  # due again from the next resolution
     incident.status = to
     incident.last_update_at = at
     if public:
         incident.last_public_at = at
     text = f"{before} → {to}" + (f": {note}" if note else "")
+    if refusal:
+        text += " (forced: the post-mortem is not published)"
     event = add_event(session, incident, kind=kind, actor=actor, at=at, text=text,
                       public=public, detail={"from": before, "to": to})
     assert event is not None
+    if to == lifecycle.RESOLVED and policy is not None:
+        postmortem.ensure_draft(session=session, policy=policy, incident=incident, at=at)
     _audit(session, incident, actor, kind, before=before, after=to)
     return event
 

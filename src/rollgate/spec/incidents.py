@@ -6,6 +6,7 @@ flow.
 
 from __future__ import annotations
 
+import difflib
 from datetime import date, datetime
 from typing import Literal
 
@@ -105,12 +106,44 @@ class Playbook(Model):
                                 "alert name that suggest this playbook")
 
 
+# The names a message template can use; rollgate.incidents.comms fills every one.
+TEMPLATE_NAMES = frozenset({
+    "kind", "id", "title", "channel", "status", "level", "level_title", "service",
+    "environment", "where", "impact", "started", "opened", "updated", "resolved", "downtime",
+    "roles", "commander", "current", "actions", "next_steps", "eta", "next_update",
+    "root_cause", "links", "postmortem_due", "action_items"})
+
+
 class Templates(Model):
     """Jinja2 templates of the messages (none: the built-in ones, in the seeds' formats)."""
 
     initial: str | None = None
     update: str | None = None
     resolution: str | None = None
+
+    @field_validator("initial", "update", "resolution")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        """Compile the template at load time: a typo fails `rollgate validate`, not the
+        first message of an incident."""
+        if value is None:
+            return value
+        from jinja2 import StrictUndefined, TemplateSyntaxError, meta  # only when given
+        from jinja2.sandbox import SandboxedEnvironment
+
+        env = SandboxedEnvironment(undefined=StrictUndefined)
+        try:
+            tree = env.parse(value)
+            env.compile(tree)
+        except TemplateSyntaxError as exc:
+            raise ValueError(f"template line {exc.lineno}: {exc.message}") from None
+        unknown = sorted(meta.find_undeclared_variables(tree) - TEMPLATE_NAMES)
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], TEMPLATE_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown name {unknown[0]!r}{hint}; a template can use "
+                             f"{', '.join(sorted(TEMPLATE_NAMES))}")
+        return value
 
 
 def _seed_playbooks() -> dict[str, Playbook]:
