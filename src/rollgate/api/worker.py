@@ -1,4 +1,5 @@
-"""The server's background worker: take over orphaned runs, retire expired warm instances."""
+"""The server's background worker: take over orphaned runs, fire incident reminders and
+escalations that are due, retire expired warm instances."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Callable
 
 from rollgate.engine.actions import retire_due
 from rollgate.engine.runtime import Runtime
+from rollgate.incidents import timers
 from rollgate.runs import service
 from rollgate.runs.service import Project
 from rollgate.store import runs as run_store
+from rollgate.store.runs import now
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,13 @@ class Worker:
         try:
             project = self.project_loader()
         except Exception:
-            log.exception("cannot load the spec; warm instances are not retired this pass")
+            log.exception("cannot load the spec; incident timers and warm instances wait "
+                          "for the next pass")
             return
+        try:
+            self.remind(project)
+        except Exception:
+            log.exception("incident timers failed; retrying in %.0fs", self.interval)
         for env in project.spec.environments:
             for svc in project.spec.services:
                 if self._stop.is_set():
@@ -63,6 +71,15 @@ class Worker:
                     self.retire(project, svc, env)
                 except Exception:
                     log.exception("retiring warm instances of %s/%s failed", svc, env)
+
+    def remind(self, project: Project) -> int:
+        """Write the incident reminders and escalations due now (once each, whichever server
+        passes first); return how many."""
+        with self.rt.db.session() as s:
+            written = timers.tick(session=s, policy=project.spec.incidents, at=now())
+        for event in written:  # after the commit: only what was written is logged
+            log.info("incident %s: %s %s", event.incident_id, event.kind, event.text)
+        return len(written)
 
     def retire(self, project: Project, svc: str, env: str) -> list[str]:
         """Stop a target's expired warm instances, unless a run holds the target.

@@ -21,6 +21,7 @@ from rollgate.cli import (
     gate_cmds,
     incident_cmds,
     notice_cmds,
+    oncall_cmds,
     remote_cmds,
     runs_cmds,
     spec_cmds,
@@ -65,6 +66,7 @@ remote_cmds.register(app)
 gate_cmds.register(app)
 checklist_cmds.register(app)
 notice_cmds.register(app)
+oncall_cmds.register(app)
 incident_cmds.register(app)
 
 
