@@ -35,6 +35,7 @@ STATUS_STYLE = {"investigating": "red", "identified": "yellow", "mitigating": "y
 
 def register(app: typer.Typer) -> None:
     """Add the incident command group to the app (with the commands other modules attach)."""
+    import rollgate.cli.incident_followup_cmds  # noqa: F401
     from rollgate.cli import incident_timer_cmds  # noqa: F401
     app.add_typer(incident_app, name="incident")
 
