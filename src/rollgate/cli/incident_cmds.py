@@ -147,9 +147,15 @@ def list_(
 @incident_app.command("show")
 def show(incident_id: IncidentId, as_json: Json = False) -> None:
     """An incident: level, status, roles, links and its timeline."""
+    from rollgate.incidents import timers
+
+    pol = policy()
     with app_state.runtime().db.read() as s:
         row = service.get(session=s, incident_id=incident_id)
         detail = views.incident_detail(s, row)
+        coming = timers.next_due(s, pol, row, now())
+    detail["timers"] = [{"timer": d.timer, "due": d.due, "what": d.what, "to": d.to}
+                        for d in coming]
     if as_json:
         print_json(detail)
         return
@@ -169,6 +175,9 @@ def show(incident_id: IncidentId, as_json: Json = False) -> None:
     if detail["links"]:
         console.print("  links: " + ", ".join(f"{lk['kind']} {lk['ref']}"
                                               for lk in detail["links"]), markup=False)
+    for d in coming[:5]:
+        whom = "" if d.to in d.what else f" ({d.to})"
+        console.print(f"  next at {ts(d.due)}: {d.what}{whom}", markup=False)
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("at", "who", "what", ""):
         table.add_column(col, overflow="fold")
