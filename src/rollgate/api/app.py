@@ -20,6 +20,7 @@ from rollgate.api import (
     routes_auth,
     routes_data,
     routes_gates,
+    routes_reports,
     routes_runs,
     routes_targets,
 )
@@ -78,6 +79,7 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.include_router(routes_targets.router)
     app.include_router(routes_data.router)
     app.include_router(routes_gates.router)
+    app.include_router(routes_reports.router)
     app.include_router(routes_auth.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")

@@ -23,6 +23,7 @@ from rollgate.cli import (
     notice_cmds,
     oncall_cmds,
     remote_cmds,
+    report_cmds,
     runs_cmds,
     spec_cmds,
     target_cmds,
@@ -68,6 +69,7 @@ checklist_cmds.register(app)
 notice_cmds.register(app)
 oncall_cmds.register(app)
 incident_cmds.register(app)
+report_cmds.register(app)
 
 
 def main() -> None:

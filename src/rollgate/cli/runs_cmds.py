@@ -21,6 +21,7 @@ from rollgate.cli.render import (
 )
 from rollgate.errors import UsageError
 from rollgate.runs import service
+from rollgate.runs.commits import deploy_params
 from rollgate.runs.views import run_dict
 from rollgate.store import checks as check_store
 from rollgate.store import runs as run_store
@@ -125,6 +126,12 @@ def register(app: typer.Typer) -> None:
         major: Annotated[bool, typer.Option(
             "--major", help="a major change: needs announced maintenance covering now, "
             "posted long enough before (policies.major_notice, 72 h)")] = False,
+        commit: Annotated[str | None, typer.Option(
+            "--commit", help="the commit sha the version was built from (recorded with a new "
+            "release; default: what the version names in the promotion repository)")] = None,
+        committed_at: Annotated[str | None, typer.Option(
+            "--committed-at", metavar="ISO", help="when that commit was made (ISO 8601; UTC "
+            "without a zone): lead time for changes starts there (default: from git)")] = None,
         as_json: Json = False,
     ) -> None:
         """Deploy a version with the environment's strategy; exit 0 when live and healthy.
@@ -139,11 +146,15 @@ def register(app: typer.Typer) -> None:
         app_state.json_errors = as_json
         if emergency and not (reason or "").strip():
             raise UsageError("--emergency needs --reason 'what is on fire' (it is recorded)")
+        commit_params = deploy_params(commit, committed_at)
         if dry_run:
             proceeds = show_plan(service_name, env, version, as_json=as_json, wait=wait,
                                  emergency=emergency, major=major)
             raise typer.Exit(0 if proceeds else 1)
         if (client := app_state.remote()) is not None:
+            if commit_params:
+                raise UsageError("--commit and --committed-at are recorded by a local deploy "
+                                 "only; drop them with --server (git then gives the commit)")
             remote_cmds.deploy(client, service=service_name, environment=env, version=version,
                                allow_destructive=allow_destructive, as_json=as_json,
                                emergency=reason if emergency else None, wait=wait,
@@ -158,7 +169,8 @@ def register(app: typer.Typer) -> None:
         run_id = service.deploy(rt, project, service=service_name, environment=env,
                                 version=version, actor=service.default_actor(), wait=wait,
                                 on_wait=waiting, allow_destructive=allow_destructive,
-                                emergency=reason if emergency else None, major=major)
+                                emergency=reason if emergency else None, major=major,
+                                extra=commit_params or None)
         run = follow(rt, run_id, quiet=as_json)
         if as_json:
             with rt.db.session() as s:

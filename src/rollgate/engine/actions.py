@@ -10,6 +10,7 @@ from typing import Any
 
 from rollgate.errors import CheckFailed, UsageError
 from rollgate.gates.runner import check_runner
+from rollgate.runs import commits
 from rollgate.spec.durations import format_duration
 from rollgate.spec.models import Spec
 from rollgate.store import inventory
@@ -72,10 +73,12 @@ def prepare(ctx: ActionContext) -> dict[str, Any]:
     if retired:
         ctx.say(f"decommissioned {', '.join(retired)}: keep-warm time is over")
     url = ctx.target.ensure_router()
+    commit = commits.of_release(ctx.db, ctx.spec, ctx.target.spec_dir, ctx.run)
     with ctx.db.session() as s:
         live = inventory.deployment(session=s, service=ctx.run.service,
                                     environment=ctx.run.environment)
-        inventory.ensure_release(session=s, service=ctx.run.service, version=ctx.run.version)
+        inventory.ensure_release(session=s, service=ctx.run.service, version=ctx.run.version,
+                                 commit_sha=commit.sha, committed_at=commit.at)
     live_version = live.version if live else None
     live_ids = [i.id for i in ctx.target.instances(live_version) if i.alive] if live_version else []
     ctx.say(f"public URL {url}; live: {live_version or 'nothing'}"

@@ -7,6 +7,7 @@ is not a git ref: callers say so in the output instead.
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 TIMEOUT = 30.0
@@ -37,6 +38,15 @@ def commit_of(repo: Path, ref: str) -> str | None:
         return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
     except GitError:
         return None
+
+
+def committed(repo: Path, ref: str) -> tuple[str, datetime] | None:
+    """The sha and committer time of the commit ``ref`` names, or None when it names none."""
+    commit = commit_of(repo, ref)
+    if commit is None:
+        return None
+    sha, _, when = git(repo, "show", "-s", "--format=%H%x00%cI", commit).strip().partition("\0")
+    return sha, datetime.fromisoformat(when)
 
 
 def release_notes(repo: Path, service: str, live: str | None, version: str) -> str:

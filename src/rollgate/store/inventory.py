@@ -101,22 +101,30 @@ def clear_live(*, session: Session, service: str, environment: str) -> None:
         session.delete(row)
 
 
-def ensure_release(*, session: Session, service: str, version: str) -> None:
-    """Record a release the first time a version of a service is deployed.
+def ensure_release(*, session: Session, service: str, version: str,
+                   commit_sha: str | None = None, committed_at: datetime | None = None) -> None:
+    """Record a release the first time a version of a service is deployed, with its commit
+    and commit time when known; a release recorded without them gets them later (once).
 
     Two environments may deploy a new version at the same moment: the second insert then
     meets the first one's row (PostgreSQL) and is dropped, not raised.
     """
-    exists = session.scalar(
-        select(Release.id).where(Release.service == service, Release.version == version)
+    row = session.scalar(
+        select(Release).where(Release.service == service, Release.version == version)
     )
-    if exists is None:
+    if row is None:
         try:
             with session.begin_nested():
-                session.add(Release(service=service, version=version, created_at=now()))
+                session.add(Release(service=service, version=version, created_at=now(),
+                                    commit_sha=commit_sha, committed_at=committed_at))
                 session.flush()
         except IntegrityError:
             pass  # recorded by the other run
+        return
+    if row.committed_at is None and committed_at is not None:
+        row.committed_at = committed_at
+    if row.commit_sha is None and commit_sha is not None:
+        row.commit_sha = commit_sha
 
 
 def releases(*, session: Session, service: str | None = None, limit: int | None = None,
