@@ -58,7 +58,7 @@ def _render(db: Database, inc_id: str, kind: comms.Kind, at: datetime,
     with db.read() as s:
         inc = service.get(session=s, incident_id=inc_id)
         return comms.render(session=s, policy=policy, incident=inc, kind=kind, at=at,
-                            **extra)  # type: ignore[arg-type]
+                            **extra)
 
 
 def _lines(message: comms.Message) -> list[str]:

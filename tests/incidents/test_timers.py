@@ -214,11 +214,12 @@ def test_resolved_incidents_get_no_reminders_or_escalation(db: Database) -> None
     inc = _open(db, level="SEV0")
     with db.session() as s:
         service.move(session=s, incident=service.get(session=s, incident_id=inc),
-                     to=lifecycle.RESOLVED, actor="tester", at=T0 + 5 * MIN)
+                     to=lifecycle.RESOLVED, actor="tester", at=T0 + 5 * MIN, policy=POLICY)
     assert _tick(db, T0 + 3 * 60 * MIN) == []
-    with db.read() as s:
-        assert timers.next_due(s, POLICY, service.get(session=s, incident_id=inc),
-                               T0 + 3 * 60 * MIN) == []
+    with db.read() as s:  # only the post-mortem, due 72 h after the resolution
+        coming = timers.next_due(s, POLICY, service.get(session=s, incident_id=inc),
+                                 T0 + 3 * 60 * MIN)
+    assert [(d.timer, d.due) for d in coming] == [("postmortem", T0 + 5 * MIN + 72 * 60 * MIN)]
 
 
 def test_a_level_change_changes_the_cadence_from_then_on(db: Database) -> None:
@@ -241,16 +242,13 @@ def test_an_overdue_postmortem_is_brought_up_daily_until_published(db: Database)
     with db.session() as s:
         row = service.get(session=s, incident_id=inc)
         service.move(session=s, incident=row, to=lifecycle.RESOLVED, actor="tester",
-                     at=T0 + 60 * MIN)
+                     at=T0 + 60 * MIN, policy=POLICY)
         row.postmortem_due_at = due_at
     assert _tick(db, due_at - SEC) == []
     (first,) = _of(_tick(db, due_at), "postmortem")
-    assert first.text == ("post-mortem due now (2025-01-09 15:00 UTC), not written; ping "
-                          "alice (paged)")
+    assert first.text == ("post-mortem due now (2025-01-09 15:00 UTC), still a draft; ping "
+                          "alice (paged)")  # resolving drafted it
     assert _tick(db, due_at + 23 * 60 * MIN) == []
-    with db.session() as s:
-        s.add(Postmortem(incident_id=inc, body="# Checkout down", status="draft",
-                         due_at=due_at, created_at=due_at, updated_at=due_at))
     (second,) = _of(_tick(db, due_at + 24 * 60 * MIN), "postmortem")
     assert second.text.startswith("post-mortem overdue by 24 h (due 2025-01-09 15:00 UTC), "
                                   "still a draft")

@@ -188,10 +188,11 @@ def show(incident_id: IncidentId, as_json: Json = False) -> None:
 
 
 def _moved(incident_id: str, to: str, note: str | None, public: bool,
-           actor: str | None) -> Incident:
+           actor: str | None, force: bool = False) -> Incident:
+    pol = policy()
     row, _ = change(incident_id, lambda s, inc: service.move(
-        session=s, incident=inc, to=to, actor=actor or default_actor(), at=now(), note=note,
-        public=public))
+        session=s, policy=pol, incident=inc, to=to, actor=actor or default_actor(), at=now(),
+        note=note, public=public, force=force))
     console.print(f"{row.id} is {row.status}", markup=False)
     return row
 
@@ -225,9 +226,12 @@ def resolve(incident_id: IncidentId, note: Note = None, public: Public = False,
 
 
 @incident_app.command("close")
-def close(incident_id: IncidentId, note: Note = None, actor: Actor = None) -> None:
-    """Close a resolved incident (after its post-mortem)."""
-    _moved(incident_id, lifecycle.CLOSED, note, False, actor)
+def close(incident_id: IncidentId, note: Note = None, actor: Actor = None,
+          force: Annotated[bool, typer.Option(
+              "--force", help="close although the post-mortem is not published (said on "
+              "the timeline)")] = False) -> None:
+    """Close a resolved incident (once its post-mortem is published)."""
+    _moved(incident_id, lifecycle.CLOSED, note, False, actor, force)
 
 
 @incident_app.command("reopen")

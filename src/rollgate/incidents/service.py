@@ -257,11 +257,11 @@ def page(*, session: Session, policy: IncidentPolicy, incident: Incident, step: 
                      key=f"page:{step}")
 
 
-def move(*, session: Session, incident: Incident, to: str, actor: str, at: datetime,
-         note: str | None = None, public: bool = False, policy: IncidentPolicy | None = None,
+def move(*, session: Session, policy: IncidentPolicy, incident: Incident, to: str,
+         actor: str, at: datetime, note: str | None = None, public: bool = False,
          force: bool = False) -> IncidentEvent:
     """Change the status (checked by ``lifecycle``); resolving stamps the resolution time
-    and, given the ``policy``, drafts the post-mortem with its due date; closing needs that
+    and drafts the post-mortem with its due date (the ``policy``'s); closing needs that
     post-mortem published (unless ``force``); reopening clears the resolution time."""
     from rollgate.incidents import postmortem  # it builds on this module
 
@@ -290,7 +290,7 @@ def move(*, session: Session, incident: Incident, to: str, actor: str, at: datet
     event = add_event(session, incident, kind=kind, actor=actor, at=at, text=text,
                       public=public, detail={"from": before, "to": to})
     assert event is not None
-    if to == lifecycle.RESOLVED and policy is not None:
+    if to == lifecycle.RESOLVED:
         postmortem.ensure_draft(session=session, policy=policy, incident=incident, at=at)
     _audit(session, incident, actor, kind, before=before, after=to)
     return event
