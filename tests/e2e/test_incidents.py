@@ -41,9 +41,8 @@ def test_an_automatic_rollback_opens_an_incident_linked_to_its_run(sandbox: Sand
                                               for lk in detail["links"]]
     kinds = [e["kind"] for e in detail["timeline"]]
     assert kinds[0] == "opened" and "rollback" in kinds and "page" in kinds
-    # The recommendation names the deploy that went live within the rollback window (v1).
     [advice] = [e["text"] for e in detail["timeline"] if e["kind"] == "recommendation"]
-    assert "web v1 went live in production" in advice
+    assert advice.startswith(f"SEV2: already mitigated — rollgate rolled back run {run_id}")
 
 
 def test_on_rollback_can_be_turned_off_per_environment(sandbox: Sandbox) -> None:

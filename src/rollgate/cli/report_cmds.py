@@ -75,8 +75,9 @@ def print_report(report: dora.DoraReport) -> None:
     """The report as a table, then its failed changes."""
     freq, lead, cfr = report.deployment_frequency, report.lead_time, report.change_failure
     ttr, resp = report.time_to_restore, report.response
+    days = f"{freq.days:g} day{'' if freq.days == 1 else 's'}"
     table = Table(title=f"DORA for {', '.join(report.environments)}: {ts(report.since)} → "
-                        f"{ts(report.until)} ({freq.days:.0f} days)", header_style="bold")
+                        f"{ts(report.until)} ({days})", header_style="bold")
     for col in ("metric", "value", "band / based on"):
         table.add_column(col)
     table.add_row("deployment frequency",

@@ -6,7 +6,10 @@ fails halfway (the database is restored from the pre-migration backup), then a f
 rollback to v1: the database restored from v2's backup behind maintenance mode, and v1.
 api (environment edge): under 100 requests/s, a good canary (v2) promoted 10% -> 50% ->
 100% while judged against stable, then a bad one (v3, 5% of requests fail) caught and
-rolled back; the summary shows how long detection took.
+rolled back; the summary shows how long detection took. Both automatic rollbacks (the
+restored migration, the bad canary) open incidents; the canary's is run to resolution with
+roles, a public update, a message, an action item and its post-mortem draft, and the DORA
+report closes the demo.
 
 Everything goes through the real ``rollgate`` CLI against the embedded default (SQLite store,
 local target, rollgate's own proxy), with a client loop hitting the public port throughout.
@@ -71,6 +74,7 @@ def demo_spec(box: Sandbox, port: int, api_port: int) -> dict[str, Any]:
                 "steps": [{"weight": 10}, {"pause": "20s"}, {"weight": 50}, {"pause": "10s"}],
             }},
         },
+        "incidents": {"on_rollback": {"level": "SEV2"}},
         "analyses": {"golden-signals": {
             "interval": "1s",
             "judge": {"metrics": [{"metric": "error_rate", "critical": True},
@@ -108,6 +112,40 @@ def _detection(box: Sandbox) -> Table | None:
     table.add_row(f"{times[0]:.1f}s", f"{times[1]:.1f}s")
     table.caption = runs[0].error or ""
     return table
+
+
+def _incident(box: Sandbox) -> list[bool]:
+    """Run the bad canary's incident from the terminal: roles, ack, a public update, the
+    message, resolution, an action item, the post-mortem draft; then the DORA report."""
+    opened = box.json("incident", "list")
+    results = [sorted(i["service"] for i in opened) == ["api", "web"]]
+    inc = next((i["id"] for i in opened if i["service"] == "api"), None)
+    if inc is None:
+        return [False]
+    acts = [
+        ("incidents opened by the automatic rollbacks", ["incident", "list"]),
+        ("ana takes command", ["incident", "assign", inc, "ic", "ana"]),
+        ("the page is acknowledged (escalation stops)", ["incident", "ack", inc]),
+        ("a public update", ["incident", "note", inc, "--public",
+                             "Some API requests failed for a minute; fixed by a rollback."]),
+        ("the update message, in the seeds' format", ["incident", "comms", inc,
+                                                      "--kind", "update"]),
+        ("resolved: the post-mortem is drafted", ["incident", "resolve", inc, "-m",
+                                                  "error rate flat on v2 for 10 minutes"]),
+        ("an action item", ["incident", "action", "add", inc, "Test 5xx paths of api",
+                            "--owner", "ana", "--due", "7d"]),
+        ("the timeline", ["incident", "show", inc]),
+        ("the post-mortem draft", ["incident", "postmortem", inc, "--write",
+                                   "postmortem.md"]),
+    ]
+    results += [_act(box, title, args, 0) for title, args in acts]
+    draft = box.root / "postmortem.md"
+    if draft.exists():
+        console.print("\n".join(draft.read_text().splitlines()[:30]) + "\n…", markup=False)
+    results.append(_act(box, "DORA metrics from this history",
+                        ["report", "dora", "--since", "1d", "--env", "production",
+                         "--env", "edge"], 0))
+    return results
 
 
 def _items(public: str, names: list[str]) -> None:
@@ -194,6 +232,7 @@ def run_scenario(workdir: Path) -> int:
         detection = _detection(box)
         if detection is not None:
             console.print(detection)
+        results += _incident(box)
         results.append(_act(box, "stop web", ["down", "web", "--env", "production"], 0))
         results.append(_act(box, "stop api", ["down", "api", "--env", "edge"], 0))
     finally:

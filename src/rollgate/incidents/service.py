@@ -166,6 +166,9 @@ def recommendation(session: Session, policy: IncidentPolicy, incident: Incident,
     """What the level's policy says to do first, made concrete (seed 002: SEV1 -> rollback
     when a deploy is recent)."""
     level = level_of(policy, incident)
+    if incident.source == "rollback":
+        return (f"{level.name}: already mitigated — rollgate rolled back run {incident.run_id}; "
+                "confirm recovery with metrics and smoke tests, then resolve")
     deploy = recent_deploy(session, policy, incident, at)
     if level.action in ("rollback", "consider-rollback") and deploy is not None:
         verb = "roll back" if level.action == "rollback" else "consider rolling back"
