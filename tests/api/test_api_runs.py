@@ -174,3 +174,17 @@ def test_the_server_stops_cleanly_on_sigterm(api: ApiServer) -> None:
 def test_run_status_values_match_the_store() -> None:
     assert set(get_args(RunStatus)) == {run_store.PENDING, run_store.RUNNING,
                                         *run_store.TERMINAL}
+
+
+def test_a_deploy_through_the_api_records_the_commit_of_a_new_release(api: ApiServer) -> None:
+    sha = "9fceb02d0ae598e95dc970b74767f19372d61af8"
+    resp = api.http.post("/api/deploys", json={
+        "service": "web", "environment": "production", "version": "v1", "commit": sha,
+        "committed_at": "2025-01-04T09:12:00+02:00"})
+    assert resp.status_code == 202, resp.text
+    assert api.wait(resp.json()["id"])["status"] == "succeeded"
+    [release] = api.http.get("/api/releases").json()["items"]
+    assert (release["commit_sha"], release["committed_at"]) == (sha, "2025-01-04T07:12:00Z")
+    bad = api.http.post("/api/deploys", json={
+        "service": "web", "environment": "production", "version": "v2", "commit": "zz"})
+    assert bad.status_code == 400 and "not a commit sha" in bad.json()["error"]["message"]

@@ -27,6 +27,7 @@ from rollgate.auth.principal import Principal
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import UsageError
 from rollgate.runs import service
+from rollgate.runs.commits import deploy_params
 from rollgate.runs.views import run_dict, step_dict
 from rollgate.store import checks as check_store
 from rollgate.store import runs as run_store
@@ -128,6 +129,12 @@ class DeployIn(BaseModel):
                                "`emergency`)", examples=["checkout down since 14:05"])
     major: bool = Field(False, description="a major change: needs announced maintenance "
                         "covering now, posted `policies.major_notice` (72 h) before it")
+    commit: str | None = Field(None, max_length=64, description="the commit sha the version "
+                               "was built from (recorded with a new release)",
+                               examples=["9fceb02d0ae598e95dc970b74767f19372d61af8"])
+    committed_at: str | None = Field(None, max_length=64, description="when that commit was "
+                                     "made (ISO 8601): DORA's lead time starts there",
+                                     examples=["2025-01-04T09:12:00Z"])
 
 
 class ApproveIn(BaseModel):
@@ -297,7 +304,8 @@ def create_deploy(body: DeployIn, response: Response, rt: RuntimeDep, project: P
                             version=body.version, actor=actor,
                             allow_destructive=body.allow_destructive, via=principal.audit_via,
                             emergency=body.reason if body.emergency else None,
-                            wait_window=body.wait_for_window, major=body.major)
+                            wait_window=body.wait_for_window, major=body.major,
+                            extra=deploy_params(body.commit, body.committed_at) or None)
     response.headers["Location"] = f"/api/runs/{run_id}"
     return _run_out(rt, run_id)
 

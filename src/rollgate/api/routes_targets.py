@@ -56,6 +56,8 @@ class ReleaseOut(BaseModel):
     version: str
     created_at: datetime
     notes: str | None
+    commit_sha: str | None = Field(None, description="the commit it was built from")
+    committed_at: datetime | None = Field(None, description="when that commit was made")
 
 
 class HealthOut(BaseModel):
@@ -68,7 +70,8 @@ class HealthOut(BaseModel):
 def release_dict(release: Release) -> dict[str, Any]:
     """A release as plain data."""
     return {"service": release.service, "version": release.version,
-            "created_at": release.created_at, "notes": release.notes}
+            "created_at": release.created_at, "notes": release.notes,
+            "commit_sha": release.commit_sha, "committed_at": release.committed_at}
 
 
 @router.get("/status", response_model=list[TargetOut], tags=["targets"],

@@ -38,12 +38,14 @@ def _run_out(client: RemoteClient, run: dict[str, Any], quiet: bool) -> dict[str
 
 def deploy(client: RemoteClient, *, service: str, environment: str, version: str,
            allow_destructive: bool, as_json: bool, emergency: str | None = None,
-           wait: bool = False, major: bool = False) -> None:
+           wait: bool = False, major: bool = False, commit: str | None = None,
+           committed_at: str | None = None) -> None:
     """Start a deploy on the server and follow it."""
     run = client.request("POST", "/api/deploys", json={
         "service": service, "environment": environment, "version": version,
         "allow_destructive": allow_destructive, "wait_for_window": wait,
-        "emergency": emergency is not None, "reason": emergency, "major": major})
+        "emergency": emergency is not None, "reason": emergency, "major": major,
+        "commit": commit, "committed_at": committed_at})
     _run_out(client, run, as_json)
 
 

@@ -152,13 +152,10 @@ def register(app: typer.Typer) -> None:
                                  emergency=emergency, major=major)
             raise typer.Exit(0 if proceeds else 1)
         if (client := app_state.remote()) is not None:
-            if commit_params:
-                raise UsageError("--commit and --committed-at are recorded by a local deploy "
-                                 "only; drop them with --server (git then gives the commit)")
             remote_cmds.deploy(client, service=service_name, environment=env, version=version,
                                allow_destructive=allow_destructive, as_json=as_json,
                                emergency=reason if emergency else None, wait=wait,
-                               major=major)
+                               major=major, commit=commit, committed_at=committed_at)
             return
         project = app_state.project()
         rt = app_state.runtime()
