@@ -44,6 +44,7 @@ class Team:
     api: ApiServer
     tokens: dict[str, str] = field(default_factory=dict)
     runs: dict[str, str] = field(default_factory=dict)
+    incidents: dict[str, str] = field(default_factory=dict)  # by environment ("" for none)
 
     def as_(self, user: str) -> dict[str, str]:
         """Headers that authenticate as ``user``."""
@@ -129,6 +130,12 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
                 t.runs[env] = resp.json()["id"]
             for run_id in t.runs.values():
                 assert api.wait(run_id)["status"] == "succeeded"
+            for env in ("staging", "production", ""):
+                resp = t.call("root", "POST", "/api/incidents", json={
+                    "title": f"incident in {env or 'no environment'}",
+                    **({"environment": env} if env else {})})
+                assert resp.status_code == 201, resp.text
+                t.incidents[env] = resp.json()["id"]
             yield t
         finally:
             try:
@@ -157,7 +164,10 @@ def test_every_route_but_health_login_and_docs_needs_credentials(team: Team) -> 
             url = path.replace("{", "").replace("}", "")  # /api/runs/run_id: any value
             resp = team.call(None, method.upper(), url)
             message = _error(resp, 401, "unauthenticated")
-            assert "Authorization: Bearer" in message and "/api/auth/session" in message
+            if path == "/api/alerts/alertmanager":  # credentials of its own: incidents.alerts
+                assert "incidents.alerts.token" in message
+            else:
+                assert "Authorization: Bearer" in message and "/api/auth/session" in message
             assert resp.headers["www-authenticate"].startswith("Bearer")
             checked += 1
     assert checked >= 20
@@ -218,6 +228,29 @@ def _matrix(t: Team) -> list[tuple[str, str, str, dict[str, Any] | None, int, st
             "environment": "staging", "title": "x", "starts": "2030-01-02T10:00",
             "ends": "2030-01-01T10:00"}, 400 if may_deploy else 403,
             "needs deployer on staging"))
+        # incidents: viewer reads, deployer changes; no environment: the role on any
+        inc = t.incidents
+        cases.append((user, "GET", "/api/incidents", None, 200, ""))
+        cases.append((user, "GET", f"/api/incidents/{inc['staging']}", None, 200, ""))
+        cases.append((user, "GET", f"/api/incidents/{inc['']}", None, 200, ""))
+        cases.append((user, "GET", f"/api/incidents/{inc['production']}", None,
+                      200 if user == "root" else 403, "needs viewer on production"))
+        cases.append((user, "POST", f"/api/incidents/{inc['staging']}/notes", {"text": "x"},
+                      200 if may_deploy else 403, "needs deployer on staging"))
+        cases.append((user, "POST", f"/api/incidents/{inc['']}/notes", {"text": "x"},
+                      200 if may_deploy else 403, "needs deployer on at least one"))
+        cases.append((user, "POST", f"/api/incidents/{inc['production']}/status",
+                      {"to": "investigating"}, 409 if user == "root" else 403,
+                      "needs deployer on production"))
+        cases.append((user, "POST", "/api/incidents", {
+            "title": "x", "environment": "staging", "service": "nope"},
+            400 if may_deploy else 403, "needs deployer on staging"))
+        # Alertmanager with an API token: deployer on the alerts' environment (a resolved
+        # notification of an unknown group, so nothing opens)
+        for env in ("staging", "production"):
+            may = user == "root" or (may_deploy and env == "staging")
+            cases.append((user, "POST", "/api/alerts/alertmanager", _resolved_alert(env),
+                          200 if may else 403, f"needs deployer on {env}"))
         # admin
         cases.append((user, "GET", "/api/users", None, 200 if user == "root" else 403,
                       "needs admin on every environment (*)"))
@@ -225,6 +258,18 @@ def _matrix(t: Team) -> list[tuple[str, str, str, dict[str, Any] | None, int, st
                       {"role": "viewer", "environment": "staging"},
                       200 if user == "root" else 403, "needs admin on every environment"))
     return cases
+
+
+def _resolved_alert(environment: str) -> dict[str, Any]:
+    """An Alertmanager notification: one alert of ``environment``, resolved."""
+    labels = {"alertname": "HighErrorRate", "environment": environment, "service": "web"}
+    return {"version": "4", "groupKey": f'{{}}:{{environment="{environment}"}}',
+            "truncatedAlerts": 0, "status": "resolved", "receiver": "rollgate",
+            "groupLabels": labels, "commonLabels": labels, "commonAnnotations": {},
+            "externalURL": "http://alertmanager:9093",
+            "alerts": [{"status": "resolved", "labels": labels, "annotations": {},
+                        "startsAt": "2025-01-04T14:00:00Z", "endsAt": "2025-01-04T14:10:00Z",
+                        "generatorURL": "", "fingerprint": "5d8c1f0e2b3a4c69"}]}
 
 
 def test_each_role_against_each_route_class(team: Team) -> None:

@@ -20,6 +20,7 @@ from rollgate.api import (
     routes_auth,
     routes_data,
     routes_gates,
+    routes_incidents,
     routes_reports,
     routes_runs,
     routes_targets,
@@ -65,6 +66,8 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
             {"name": "server", "description": "this server"},
             {"name": "gates", "description": "checklists and maintenance notices"},
             {"name": "audit", "description": "the hash-chained audit log"},
+            {"name": "incidents", "description": "incidents: open, run and resolve them; "
+                                                 "Alertmanager webhooks"},
             {"name": "auth", "description": "log in, API tokens, who am I"},
             {"name": "users", "description": "users and their roles per environment (admin)"},
         ],
@@ -84,6 +87,7 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     app.include_router(routes_audit.router)
+    app.include_router(routes_incidents.router)
 
     app.add_middleware(RefuseNulBytes)
     install_security(app)
