@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from rollgate.store.db import Database
 from rollgate.testing import Sandbox
 
 PG_ADMIN = os.environ.get("ROLLGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -45,6 +46,15 @@ def database_url() -> Iterator[str | None]:
     """The test's store (see ``store_database``)."""
     with store_database() as url:
         yield url
+
+
+@pytest.fixture
+def db(database_url: str | None, tmp_path: Path) -> Iterator[Database]:
+    """The test's store, migrated to the newest revision."""
+    store = Database(database_url or f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    yield store
+    store.dispose()
 
 
 @pytest.fixture

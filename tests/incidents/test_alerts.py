@@ -4,9 +4,7 @@ incident per group, each alert change once on the timeline, retries change nothi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +21,6 @@ T0 = datetime(2025, 1, 4, 14, 30, tzinfo=UTC)
 GROUP = '{}/{severity="critical"}:{alertname="HighErrorRate"}'
 SERVICES, ENVIRONMENTS = ("web", "api"), ("staging", "production")
 
-
-@pytest.fixture
-def db(database_url: str | None, tmp_path: Path) -> Iterator[Database]:
-    """The test's store, migrated."""
-    store = Database(database_url or f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def alert(fingerprint: str, status: str = "firing", starts: datetime = T0,

@@ -3,7 +3,6 @@ real incident; the spec's templates override them and are checked when the spec 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,14 +21,6 @@ POLICY = IncidentPolicy()
 BASE = ("project: shop\nservices:\n  web: {command: 'true', port: 8080}\n"
         "environments:\n  production: {}\n")
 
-
-@pytest.fixture
-def db(database_url: str | None, tmp_path: Path) -> Iterator[Database]:
-    """The test's store, migrated to the newest revision."""
-    store = Database(database_url or f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def _incident(db: Database, *, commander: bool = True) -> str:

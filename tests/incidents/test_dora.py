@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,14 +54,6 @@ from tests.e2e.helpers import deploy, setup
 AT = datetime(2025, 3, 31, tzinfo=UTC)
 HOUR, DAY = 3600.0, 86400.0
 
-
-@pytest.fixture
-def store(database_url: str | None, tmp_path: Path) -> Iterator[Database]:
-    """The test's store, migrated."""
-    db = Database(database_url or f"sqlite:///{tmp_path / 'store.db'}")
-    db.migrate()
-    yield db
-    db.dispose()
 
 
 class History:
@@ -201,10 +192,10 @@ def assert_history_figures(report: dict[str, Any]) -> None:
     assert resp["mttr"]["mean"] == pytest.approx(8100) and resp["mttr"]["median"] == 8100
 
 
-def test_every_figure_of_a_hand_computed_history(store: Database) -> None:
-    with store.session() as s:
+def test_every_figure_of_a_hand_computed_history(db: Database) -> None:
+    with db.session() as s:
         h = history(s, AT)
-    with store.read() as s:
+    with db.read() as s:
         report = dora.compute(session=s, environments=["production"], since=h.since, at=AT)
     data = report.as_dict()
     assert data["since"] == "2025-03-01T00:00:00+00:00"
@@ -213,10 +204,10 @@ def test_every_figure_of_a_hand_computed_history(store: Database) -> None:
     assert_history_figures(data)
 
 
-def test_the_period_and_the_environments_choose_the_rows(store: Database) -> None:
-    with store.session() as s:
+def test_the_period_and_the_environments_choose_the_rows(db: Database) -> None:
+    with db.session() as s:
         h = history(s, AT)
-    with store.read() as s:
+    with db.read() as s:
         # One more second: D8 (finished exactly at AT) is in; v6 was committed on day 29.
         later = dora.compute(session=s, environments=["production"], since=h.since,
                              at=AT + timedelta(seconds=1))
@@ -240,8 +231,8 @@ def test_the_period_and_the_environments_choose_the_rows(store: Database) -> Non
     assert recent.response.incidents == 2 and recent.time_to_restore.unrestored == 2
 
 
-def test_an_empty_period_has_counts_and_no_rates(store: Database) -> None:
-    with store.read() as s:
+def test_an_empty_period_has_counts_and_no_rates(db: Database) -> None:
+    with db.read() as s:
         report = dora.compute(session=s, environments=["production"],
                               since=AT - timedelta(days=7), at=AT)
     assert report.deployment_frequency.deploys == 0

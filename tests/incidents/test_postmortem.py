@@ -4,9 +4,7 @@ person's edits survive a reopen; closing waits for publication."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -25,14 +23,6 @@ MIN = timedelta(minutes=1)
 SEV0_3 = IncidentPolicy()
 MANTIS = IncidentPolicy(severity="mantisnxt")
 
-
-@pytest.fixture
-def db(database_url: str | None, tmp_path: Path) -> Iterator[Database]:
-    """The test's store, migrated to the newest revision."""
-    store = Database(database_url or f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def _run(s: Session, run_id: str, kind: str, version: str, from_version: str, at: datetime,

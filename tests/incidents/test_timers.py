@@ -4,11 +4,8 @@ escalation of an unacknowledged page, post-mortems and action items; each writte
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from rollgate.incidents import lifecycle, service, timers
@@ -23,14 +20,6 @@ SEC = timedelta(seconds=1)
 # seed 000's levels; alice is on call on the day of T0.
 POLICY = IncidentPolicy(oncall=OnCall(people=["alice", "bob"], start=date(2025, 1, 6)))
 
-
-@pytest.fixture
-def db(database_url: str | None, tmp_path: Path) -> Iterator[Database]:
-    """The test's store, migrated to the newest revision."""
-    store = Database(database_url or f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def _open(db: Database, level: str = "SEV1", policy: IncidentPolicy = POLICY,

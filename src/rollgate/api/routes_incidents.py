@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -222,23 +221,6 @@ def _check(principal: Principal, role: str, environment: str | None) -> None:
         principal.check(role, environment)
 
 
-def _listing(s: Session, *, status: list[IncidentStatus] | None, service_name: str | None,
-             environment: str | None, visible: frozenset[str], limit: int,
-             offset: int) -> list[Incident]:
-    """``service.listing`` for a caller who may view only some environments (incidents of
-    no environment included)."""
-    q = select(Incident).where(or_(Incident.environment.in_(sorted(visible)),
-                                   Incident.environment.is_(None)))
-    if status:
-        q = q.where(Incident.status.in_(status))
-    if service_name:
-        q = q.where(Incident.service == service_name)
-    if environment:
-        q = q.where(Incident.environment == environment)
-    return list(s.scalars(q.order_by(Incident.opened_at.desc(), Incident.id.desc())
-                          .limit(limit).offset(offset)))
-
-
 def _check_target(project: Project, service_name: str | None, environment: str | None) -> None:
     if service_name is not None and service_name not in project.spec.services:
         raise UsageError(f"unknown service {service_name!r}; the spec has: "
@@ -268,15 +250,10 @@ def list_incidents(
     principal.check_somewhere("viewer")
     if environment is not None:
         principal.check("viewer", environment)
-    visible = principal.environments("viewer")
     with rt.db.read() as s:
-        if visible is None:
-            rows = service.listing(session=s, status=status, service=service_name,
-                                   environment=environment, limit=limit + 1, offset=offset)
-        else:
-            rows = _listing(s, status=status, service_name=service_name,
-                            environment=environment, visible=visible, limit=limit + 1,
-                            offset=offset)
+        rows = service.listing(session=s, status=status, service=service_name,
+                               environment=environment, limit=limit + 1, offset=offset,
+                               environments=principal.environments("viewer"))
     return page([views.incident_dict(r) for r in rows], limit=limit, offset=offset)
 
 

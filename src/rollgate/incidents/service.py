@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,9 +101,14 @@ def get(*, session: Session, incident_id: str) -> Incident:
 
 def listing(*, session: Session, status: Sequence[str] | None = None,
             service: str | None = None, environment: str | None = None,
-            since: datetime | None = None, limit: int = 50, offset: int = 0) -> list[Incident]:
-    """Incidents, newest first, filtered."""
+            since: datetime | None = None, limit: int = 50, offset: int = 0,
+            environments: Collection[str] | None = None) -> list[Incident]:
+    """Incidents, newest first, filtered; ``environments``: only those of these environments
+    and those of none (None: all)."""
     q = select(Incident)
+    if environments is not None:
+        q = q.where(or_(Incident.environment.in_(sorted(environments)),
+                        Incident.environment.is_(None)))
     if status:
         q = q.where(Incident.status.in_(list(status)))
     if service:
