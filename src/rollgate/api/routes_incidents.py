@@ -43,7 +43,6 @@ from rollgate.engine.runtime import Runtime
 from rollgate.errors import NotFoundError, Unauthenticated, UsageError
 from rollgate.incidents import alerts, service, views
 from rollgate.redact import fill_refs
-from rollgate.runs.service import Project
 from rollgate.spec.incidents import AlertIntake
 from rollgate.spec.severity import Conditions
 from rollgate.store.runs import now
@@ -221,14 +220,6 @@ def _check(principal: Principal, role: str, environment: str | None) -> None:
         principal.check(role, environment)
 
 
-def _check_target(project: Project, service_name: str | None, environment: str | None) -> None:
-    if service_name is not None and service_name not in project.spec.services:
-        raise UsageError(f"unknown service {service_name!r}; the spec has: "
-                         f"{', '.join(project.spec.services)}")
-    if environment is not None:
-        project.check_environment(environment)
-
-
 # -- incidents ---------------------------------------------------------------------------
 
 
@@ -281,7 +272,7 @@ def open_incident(body: OpenIn, rt: RuntimeDep, project: ProjectDep, principal: 
                   actor: ActorDep) -> dict[str, Any]:
     """Open an incident."""
     _check(principal, "deployer", body.environment)
-    _check_target(project, body.service, body.environment)
+    project.check_target(body.service, body.environment)
     signals = body.signals.model_dump(exclude_none=True) if body.signals else None
     with rt.db.session() as s:
         row = service.open_incident(

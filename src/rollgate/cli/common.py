@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rollgate.engine.runtime import Runtime
+from rollgate.errors import UsageError
+from rollgate.moments import parse_utc
 from rollgate.runs.service import Project
 from rollgate.settings import Settings, load_settings
 from rollgate.spec.loader import load_spec
@@ -60,3 +63,14 @@ class AppState:
 
 
 app_state = AppState()
+
+
+def at_option(text: str | None, zone: tzinfo = UTC) -> datetime:
+    """An ``--at`` option as a UTC time (without an offset: a time in ``zone``), or now."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        return parse_utc(text, zone)
+    except ValueError:
+        raise UsageError(f"--at {text!r} is not an ISO time; write e.g. 2025-03-10T09:00 "
+                         f"({zone}) or 2025-03-10T09:00+02:00") from None

@@ -95,10 +95,7 @@ def open_(
     """Open an incident: level, channel, first page, recommended action and playbook."""
     app_state.json_errors = as_json
     project = app_state.project()
-    if service_ is not None:
-        project.check_service(service_)
-    if env is not None:
-        project.check_environment(env)
+    project.check_target(service_, env)
     signals = parse_signals(signal or [])
     with app_state.runtime().db.session() as s:
         row = service.open_incident(

@@ -10,16 +10,12 @@ import typer
 from rich.table import Table
 
 from rollgate.cli.common import app_state
-from rollgate.cli.incident_cmds import Json, incident_app
+from rollgate.cli.incident_cmds import Actor, IncidentId, Json, incident_app
 from rollgate.cli.render import console, print_json, ts
 from rollgate.errors import UsageError
 from rollgate.incidents import actions, comms, lifecycle, postmortem, service
 from rollgate.runs.service import default_actor
 from rollgate.store.runs import now
-
-IncidentArg = Annotated[str, typer.Argument(metavar="INCIDENT",
-                                         help="incident id or channel (#inc-…)")]
-Actor = Annotated[str | None, typer.Option("--as", help="who is acting (default: you)")]
 
 action_app = typer.Typer(help="Action items: the follow-ups of an incident.",
                          no_args_is_help=True)
@@ -28,7 +24,7 @@ incident_app.add_typer(action_app, name="action")
 
 @incident_app.command("comms")
 def comms_(
-    incident_id: IncidentArg,
+    incident_id: IncidentId,
     kind: Annotated[str | None, typer.Option(
         "--kind", "-k", help="initial, update or resolution (default: what is due next)")] = None,
     message: Annotated[str | None, typer.Option(
@@ -66,7 +62,7 @@ def comms_(
 
 @incident_app.command("postmortem")
 def postmortem_(
-    incident_id: IncidentArg,
+    incident_id: IncidentId,
     write: Annotated[Path | None, typer.Option(
         "--write", help="write the Markdown to this file instead of printing it")] = None,
     edit_from: Annotated[Path | None, typer.Option(
@@ -133,7 +129,7 @@ def _read(path: Path) -> str:
 
 @action_app.command("add")
 def action_add(
-    incident_id: IncidentArg,
+    incident_id: IncidentId,
     title: Annotated[str, typer.Argument(help="what will be done")],
     owner: Annotated[str, typer.Option("--owner", "-o", help="who does it")],
     due: Annotated[str | None, typer.Option(

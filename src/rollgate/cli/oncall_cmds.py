@@ -10,12 +10,10 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from rollgate.cli.common import app_state
+from rollgate.cli.common import app_state, at_option
 from rollgate.cli.render import console, print_json
-from rollgate.errors import UsageError
-from rollgate.incidents.oncall import next_handoff, on_call
+from rollgate.incidents.oncall import bounds, next_handoff, on_call, override_at
 from rollgate.spec.incidents import IncidentPolicy, OnCall
-from rollgate.store.runs import now
 
 TURNS = 4
 ADD_ONE = ("no on-call rotation in the spec; add one under `incidents:`, e.g.\n"
@@ -42,7 +40,7 @@ def oncall(
     """Who is on call, the next hand-offs and the escalation chain."""
     app_state.json_errors = as_json
     policy = app_state.project().spec.incidents
-    moment = _moment(at, policy.oncall)
+    moment = at_option(at, ZoneInfo(policy.oncall.timezone) if policy.oncall else UTC)
     data = roster(policy, moment)
     if as_json:
         print_json(data)
@@ -62,8 +60,7 @@ def roster(policy: IncidentPolicy, at: datetime) -> dict[str, Any]:
         return {"at": at, "on_call": None, "message": ADD_ONE, "escalation": chain}
     zone = ZoneInfo(schedule.timezone)
     rotation = schedule.model_copy(update={"overrides": []})
-    cover = next((o for o in schedule.overrides
-                  if _aware(o.start, zone) <= at < _aware(o.end, zone)), None)
+    cover = override_at(schedule, at)
     handoffs, moment = [], at
     for _ in range(TURNS):
         moment = next_handoff(schedule, moment)
@@ -74,12 +71,12 @@ def roster(policy: IncidentPolicy, at: datetime) -> dict[str, Any]:
         "at": at, "timezone": schedule.timezone, "on_call": on_call(schedule, at),
         "rotation": on_call(rotation, at), "until": handoffs[0]["at"],
         "override": None if cover is None else {
-            "person": cover.person, "start": _aware(cover.start, zone),
-            "end": _aware(cover.end, zone)},
+            "person": cover.person, **dict(zip(("start", "end"), bounds(schedule, cover),
+                                               strict=True))},
         "handoffs": handoffs,
-        "overrides": [{"person": o.person, "start": _aware(o.start, zone),
-                       "end": _aware(o.end, zone)}
-                      for o in schedule.overrides if _aware(o.end, zone) > at],
+        "overrides": [{"person": o.person, "start": start, "end": end}
+                      for o in schedule.overrides
+                      for start, end in [bounds(schedule, o)] if end > at],
         "escalation": chain,
     }
 
@@ -116,25 +113,6 @@ def _print(data: dict[str, Any], schedule: OnCall | None) -> None:
     chain = " → ".join(f"{s['title']} ({s['person'] or 'whoever is on call'})"
                        for s in data["escalation"])
     console.print(f"escalation: {chain}", markup=False)
-
-
-def _moment(text: str | None, schedule: OnCall | None) -> datetime:
-    """``--at`` as an aware time (no offset: the rotation's zone, else UTC), or now."""
-    if text is None:
-        return now()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--at {text!r} is not an ISO time; write e.g. 2025-03-10T09:00 "
-                         "or 2025-03-10T09:00+02:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(schedule.timezone) if schedule else UTC)
-    return moment.astimezone(UTC)
-
-
-def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
-    """An override's bound as UTC (no offset: the rotation's zone, as ``on_call`` reads it)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

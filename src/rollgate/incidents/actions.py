@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from rollgate.errors import NotFoundError, RefusedError, UsageError
 from rollgate.incidents import service
+from rollgate.moments import parse_utc
 from rollgate.spec.durations import parse_duration
 from rollgate.store import audit
 from rollgate.store.tables import ActionItem, Incident
@@ -28,11 +29,10 @@ def parse_due(text: str, at: datetime) -> datetime:
         if len(value) == 10:
             day = datetime.fromisoformat(value).date()
             return datetime.combine(day, time(23, 59), tzinfo=UTC)
-        moment = datetime.fromisoformat(value.replace(" ", "T", 1))
+        return parse_utc(value)
     except ValueError:
         raise UsageError(f"due {text!r}: give a duration from now (7d, 36h), a date "
                          "(2025-01-10) or a time (2025-01-10T17:00)") from None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def add(*, session: Session, incident: Incident, title: str, owner: str,

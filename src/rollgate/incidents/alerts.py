@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from rollgate.incidents import lifecycle, service
+from rollgate.moments import as_utc
 from rollgate.spec.incidents import IncidentPolicy
 from rollgate.spec.severity import Level
 from rollgate.store.db import Database
@@ -43,10 +44,8 @@ def _utc(value: datetime | None) -> datetime | None:
     """A timestamp in UTC; Alertmanager's zero time (year 1) means "not set"."""
     if value is None or value.year <= 1:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(UTC)
+        return as_utc(value)
     except OverflowError:
         raise ValueError("the time is out of range once converted to UTC") from None
 

@@ -33,7 +33,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from statistics import fmean, median
 from typing import Any
 
@@ -41,6 +41,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rollgate.errors import UsageError
+from rollgate.moments import parse_utc
 from rollgate.spec.durations import parse_duration
 from rollgate.store.runs import CANCELLED, ROLLED_BACK, SUCCEEDED
 from rollgate.store.tables import Incident, IncidentLink, Release, Run
@@ -197,9 +198,7 @@ def parse_since(text: str, at: datetime) -> datetime:
             try:
                 start = at - timedelta(seconds=parse_duration(value))
             except ValueError:
-                start = datetime.fromisoformat(value)
-                start = (start.replace(tzinfo=UTC) if start.tzinfo is None
-                         else start.astimezone(UTC))
+                start = parse_utc(value)
     except (ValueError, OverflowError):
         raise UsageError(f"--since {text!r}: give a duration such as 90d, 12w or 36h, or a "
                          "date such as 2025-01-01") from None

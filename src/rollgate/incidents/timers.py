@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from rollgate.incidents import lifecycle, service
 from rollgate.incidents.oncall import on_call
+from rollgate.moments import as_utc
 from rollgate.spec.incidents import ROLE_TITLES, IncidentPolicy
 from rollgate.spec.severity import Level
 from rollgate.store.tables import ActionItem, Incident, IncidentEvent, Postmortem
@@ -58,7 +59,7 @@ class Due:
 def tick(*, session: Session, policy: IncidentPolicy, at: datetime) -> list[IncidentEvent]:
     """Write every reminder and escalation due at ``at`` that is not on a timeline yet, and
     return them (oldest incident first)."""
-    at = _utc(at)
+    at = as_utc(at)
     written: list[IncidentEvent] = []
     for incident in _candidates(session, at):
         level = service.level_of(policy, incident)
@@ -76,7 +77,7 @@ def next_due(session: Session, policy: IncidentPolicy, incident: Incident,
              at: datetime) -> list[Due]:
     """The incident's timers in the order they fire: those due and not written yet (the next
     pass writes them), then the coming ones."""
-    at = _utc(at)
+    at = as_utc(at)
     plan = _plan(session, policy, incident, service.level_of(policy, incident), at,
                  escalation=True)
     written = set(session.scalars(select(IncidentEvent.key).where(
@@ -338,7 +339,3 @@ def _span(seconds: float) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from rollgate.errors import UsageError
+from rollgate.moments import parse_utc
 from rollgate.runs import git
 from rollgate.spec.models import Spec
 from rollgate.store.db import Database
@@ -37,11 +38,10 @@ class Commit:
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time (``2025-01-04T14:30:00+02:00``; without a zone it is UTC), in UTC."""
     try:
-        at = datetime.fromisoformat(text.strip())
+        return parse_utc(text.strip())
     except ValueError:
         raise UsageError(f"--committed-at {text!r} is not an ISO 8601 time; give one such "
                          "as 2025-01-04T14:30:00Z (git: `git show -s --format=%cI SHA`)") from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def deploy_params(sha: str | None, committed_at: str | None) -> dict[str, Any]:

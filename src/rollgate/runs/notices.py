@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import NotFoundError, UsageError
+from rollgate.moments import parse_utc
 from rollgate.runs.service import Project, via_detail
 from rollgate.spec.windows import check_zone
 from rollgate.store import audit
@@ -18,19 +19,16 @@ from rollgate.store.tables import MaintenanceNotice
 def parse_time(text: str, zone: str, what: str) -> datetime:
     """A UTC datetime from ``2026-12-01 10:00`` (in ``zone``) or an ISO time with offset."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+        return parse_utc(text.strip(), ZoneInfo(zone))
     except ValueError:
         raise UsageError(f"{what} {text!r} is not a time like 2026-12-01T10:00") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
 
 
 def post(rt: Runtime, project: Project, *, environment: str, service: str | None,
          title: str, message: str | None, starts: str, ends: str, timezone: str,
          actor: str, via: str | None = None) -> MaintenanceNotice:
     """Announce maintenance of an environment (or one service there) from now."""
-    project.check_environment(environment)
-    if service is not None:
-        project.check_target(service, environment)
+    project.check_target(service, environment)
     try:
         check_zone(timezone)
     except ValueError as exc:

@@ -35,16 +35,13 @@ class Project:
     spec: Spec
     spec_dir: Path
 
-    def check_target(self, service: str, environment: str) -> None:
-        """Raise a clear error for an unknown service or environment."""
-        self.check_service(service)
-        self.check_environment(environment)
-
-    def check_service(self, service: str) -> None:
-        """Raise a clear error for an unknown service."""
-        if service not in self.spec.services:
+    def check_target(self, service: str | None, environment: str | None) -> None:
+        """Raise a clear error for an unknown service or environment (None: not checked)."""
+        if service is not None and service not in self.spec.services:
             raise UsageError(f"unknown service {service!r}; the spec has: "
                              f"{', '.join(self.spec.services)}")
+        if environment is not None:
+            self.check_environment(environment)
 
     def check_environment(self, environment: str) -> None:
         """Raise a clear error for an unknown environment."""
