@@ -25,6 +25,6 @@ def test_migrations_create_every_table(database_url: str | None, tmp_path: objec
             "releases", "audit_events", "analysis_checks", "backups", "rollbacks",
             "audit_head", "users", "grants", "api_tokens", "sessions", "login_failures",
             "quality_results", "checklist_confirmations", "incidents",
-            "maintenance_notices"} <= tables
+            "maintenance_notices", "notify_events", "notifications"} <= tables
     db.migrate()  # a second time is a no-op
     db.dispose()

@@ -17,6 +17,7 @@ from rollgate.spec.data import Database
 from rollgate.spec.durations import Duration
 from rollgate.spec.incidents import IncidentPolicy
 from rollgate.spec.metrics import BuiltinMetrics, MetricsConfig
+from rollgate.spec.notify import Notifications, StatusPage
 from rollgate.spec.promotion import Promotion
 from rollgate.spec.quality import QualityGate
 from rollgate.spec.windows import DeployWindows, Freeze
@@ -278,6 +279,12 @@ class Spec(Model):
     freezes: list[Freeze] = Field(
         default_factory=list, description="periods when deploys are refused, by environment "
         "and service (an emergency deploy with a reason and an approver overrides)")
+    notifications: Notifications = Field(
+        default_factory=Notifications, description="where messages go: Slack, webhooks, "
+        "PagerDuty and e-mail channels, routes by event, environment and severity, quiet "
+        "hours, and delivery retries")
+    status_page: StatusPage = Field(
+        default_factory=StatusPage, description="the public status page served at /status")
 
     @model_validator(mode="after")
     def _references_exist(self) -> Spec:
@@ -325,9 +332,47 @@ class Spec(Model):
                                  self.environments, "environment")
             problems += _unknown(f"freezes[{i}].services", freeze.services, self.services,
                                  "service")
+        problems += self._notify_references()
         if problems:
             raise PydanticCustomError("unknown_reference", "\n".join(problems))
         return self
+
+    def _notify_references(self) -> list[str]:
+        """Environments, services and levels the notification routes and the status page
+        name must exist."""
+        problems: list[str] = []
+        levels = [lvl.name for lvl in self.incidents.severity_policy().levels]
+
+        def level(where: str, name: str | None) -> None:
+            if name is not None and name not in levels:
+                problems.append(f"{where}: {_unknown_name(name, levels, 'level')}")
+
+        for i, route in enumerate(self.notifications.routes):
+            where = f"notifications.routes[{i}]"
+            problems += _unknown(f"{where}.environments", route.environments or [],
+                                 self.environments, "environment")
+            problems += _unknown(f"{where}.services", route.services or [], self.services,
+                                 "service")
+            level(f"{where}.min_severity", route.min_severity)
+            if route.quiet_hours:
+                level(f"{where}.quiet_hours.unless", route.quiet_hours.unless)
+        page = self.status_page
+        if page.environment is not None and page.environment not in self.environments:
+            hint = _unknown_name(page.environment, self.environments, "environment")
+            problems.append(f"status_page.environment: {hint}")
+        problems += _unknown("status_page.components", list(page.components), self.services,
+                             "service")
+        for name in page.states:
+            level(f"status_page.states.{name}", name)
+        return problems
+
+    def status_environment(self) -> str:
+        """The environment the status page shows: the one named, else ``production``, else
+        the last one listed."""
+        page = self.status_page.environment
+        if page is not None:
+            return page
+        return "production" if "production" in self.environments else list(self.environments)[-1]
 
     def database_url(self, database: str, environment: str) -> str | None:
         """The connection URL of ``database`` in ``environment`` (``${NAME}`` not filled)."""

@@ -544,3 +544,51 @@ class MaintenanceNotice(Base):
     posted_at: Mapped[datetime]
     posted_by: Mapped[str] = mapped_column(String(128))
     cancelled_at: Mapped[datetime | None]
+
+
+class NotifyEvent(Base):
+    """Something happened that people may need to hear of (a run started, an incident was
+    opened, maintenance starts soon): written in the same transaction as the change itself,
+    once per ``key``. The worker routes it to channels (``routed_at``) by the spec."""
+
+    __tablename__ = "notify_events"
+    __table_args__ = (Index("ix_notify_events_pending", "routed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    environment: Mapped[str | None] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[str | None] = mapped_column(String(16))  # an incident's level name
+    severity: Mapped[int | None] = mapped_column(Integer)  # its position (0: most severe)
+    public: Mapped[bool] = mapped_column(default=False)
+    subject: Mapped[str] = mapped_column(String(300))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # what messages are written from
+    routed_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """One message to one channel (the outbox row): its rendered payload (never a secret:
+    URLs, keys and passwords are added when it is sent), the idempotency key the receiver
+    sees, and delivery's state: attempts, the next try, delivered or dead-lettered."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    channel_type: Mapped[str] = mapped_column(String(16))
+    idempotency_key: Mapped[str] = mapped_column(String(280), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(12))  # pending, sending, delivered, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]
+    response: Mapped[str | None] = mapped_column(String(300))  # the receiver's answer, short

@@ -1,0 +1,9 @@
+"""Channel plugins by type: each renders an event into the payload the outbox keeps and
+sends it (see ``base``)."""
+
+from __future__ import annotations
+
+from rollgate.notify.channels.base import Plugin
+from rollgate.notify.channels.webhook import Webhook
+
+PLUGINS: dict[str, Plugin] = {plugin.type: plugin for plugin in (Webhook(),)}
