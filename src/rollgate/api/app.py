@@ -23,6 +23,7 @@ from rollgate.api import (
     routes_incidents,
     routes_reports,
     routes_runs,
+    routes_status,
     routes_targets,
 )
 from rollgate.api.security import install_security
@@ -88,6 +89,7 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     app.include_router(routes_audit.router)
     app.include_router(routes_incidents.router)
+    app.include_router(routes_status.router)
 
     app.add_middleware(RefuseNulBytes)
     install_security(app)
