@@ -12,7 +12,7 @@ from types import FrameType
 import uvicorn
 
 from rollgate.api.app import create_app
-from rollgate.api.worker import Worker
+from rollgate.api.worker import NotifyWorker, Worker
 from rollgate.auth import service as auth_service
 from rollgate.engine.runtime import Runtime, exit_abandoning
 from rollgate.errors import UsageError
@@ -95,11 +95,14 @@ def serve(settings: Settings, project_loader: Callable[[], Project], *, host: st
     previous = {sig: signal.signal(sig, _stop) for sig in _STOP_SIGNALS}
     rt: Runtime | None = None
     worker: Worker | None = None
+    notifier: NotifyWorker | None = None
     try:
         rt = Runtime(settings, kind="serve")
         rt.start_engine()
         worker = Worker(rt, project_loader)
         worker.start()
+        notifier = NotifyWorker(rt, project_loader)
+        notifier.start()
         config = uvicorn.Config(create_app(rt, project_loader), log_level="warning",
                                 access_log=False, timeout_graceful_shutdown=5,
                                 proxy_headers=True,
@@ -116,6 +119,8 @@ def serve(settings: Settings, project_loader: Callable[[], Project], *, host: st
             signal.signal(sig, handler)
         if worker is not None:
             worker.stop()
+        if notifier is not None:
+            notifier.stop()
         sock.close()
         driven = rt.close() if rt is not None else []
     if driven:

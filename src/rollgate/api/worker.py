@@ -1,15 +1,21 @@
-"""The server's background worker: take over orphaned runs, fire incident reminders and
-escalations that are due, retire expired warm instances."""
+"""The server's background workers: one takes over orphaned runs, fires incident reminders,
+escalations and maintenance events that are due, and retires expired warm instances; the
+other routes and delivers notifications (every quarter second, so a message goes out within
+a moment of its event)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+
+import httpx
 
 from rollgate.engine.actions import retire_due
 from rollgate.engine.runtime import Runtime
 from rollgate.incidents import timers
+from rollgate.notify import maintenance, outbox
 from rollgate.runs import service
 from rollgate.runs.service import Project
 from rollgate.store import runs as run_store
@@ -76,10 +82,15 @@ class Worker:
         """Write the incident reminders and escalations due now (once each, whichever server
         passes first); return how many."""
         with self.rt.db.session() as s:
-            written = timers.tick(session=s, policy=project.spec.incidents, at=now())
+            at = now()
+            written = timers.tick(session=s, policy=project.spec.incidents, at=at)
+            notices = maintenance.tick(
+                s, project.spec.notifications.maintenance_reminders, at)
         for event in written:  # after the commit: only what was written is logged
             log.info("incident %s: %s %s", event.incident_id, event.kind, event.text)
-        return len(written)
+        for notice in notices:
+            log.info("%s", notice.subject)
+        return len(written) + len(notices)
 
     def retire(self, project: Project, svc: str, env: str) -> list[str]:
         """Stop a target's expired warm instances, unless a run holds the target.
@@ -94,3 +105,59 @@ class Worker:
         if stopped:
             log.info("retired warm instance(s) of %s/%s: %s", svc, env, ", ".join(stopped))
         return stopped
+
+
+NOTIFY_INTERVAL = 0.25
+SPEC_TTL = 5.0  # the delivery loop reads the spec again this often
+
+
+class NotifyWorker:
+    """A thread that routes new events and delivers due notifications until stopped."""
+
+    def __init__(self, rt: Runtime, project_loader: Callable[[], Project],
+                 interval: float = NOTIFY_INTERVAL) -> None:
+        self.rt = rt
+        self.project_loader = project_loader
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rollgate-notify", daemon=True)
+        self._project: Project | None = None
+        self._loaded_at = 0.0
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to stop and wait for the attempts in flight to be recorded."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _spec_project(self) -> Project:
+        if self._project is None or time.monotonic() - self._loaded_at > SPEC_TTL:
+            self._project = self.project_loader()
+            self._loaded_at = time.monotonic()
+        return self._project
+
+    def _loop(self) -> None:
+        with httpx.Client(follow_redirects=False) as client:
+            while not self._stop.is_set():
+                busy = self.run_once(client)
+                if not busy:
+                    self._stop.wait(self.interval)
+
+    def run_once(self, client: httpx.Client) -> bool:
+        """One pass; True when it sent something (the next pass follows at once)."""
+        try:
+            project = self._spec_project()
+            done = outbox.run_pass(self.rt.db, project.spec, worker=self.rt.executor_id,
+                                   client=client)
+        except Exception:  # this thread must outlive any one bad pass
+            log.exception("delivering notifications failed; retrying in %.2fs", self.interval)
+            self._stop.wait(1.0)
+            return False
+        if done.dead:
+            log.warning("%d notification(s) dead-lettered: `rollgate notifications list "
+                        "--failed`", done.dead)
+        return done.total > 0

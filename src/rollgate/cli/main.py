@@ -21,6 +21,7 @@ from rollgate.cli import (
     gate_cmds,
     incident_cmds,
     notice_cmds,
+    notify_cmds,
     oncall_cmds,
     remote_cmds,
     report_cmds,
@@ -70,6 +71,7 @@ notice_cmds.register(app)
 oncall_cmds.register(app)
 incident_cmds.register(app)
 report_cmds.register(app)
+notify_cmds.register(app)
 
 
 def main() -> None:

@@ -14,11 +14,12 @@ import rollgate.engine.gate_actions  # registers the gate actions  # noqa: F401
 from rollgate.engine.actions import ACTIONS, ActionContext, target_for
 from rollgate.engine.context import current
 from rollgate.errors import RollgateError
+from rollgate.notify.events import approval_needed
 from rollgate.redact import excerpt, redact, secret_values
 from rollgate.spec.models import Spec
 from rollgate.store import runs as run_store
 from rollgate.strategies import drive
-from rollgate.strategies.base import Pipeline, Plan, StepFailed
+from rollgate.strategies.base import APPROVAL_STEP, Pipeline, Plan, StepFailed
 from rollgate.strategies.data import DataFailure
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ def run_step(run_id: str, seq: int, name: str, action: str, kwargs: dict[str, An
     with rt.db.session() as s:
         run_store.claim(session=s, run_id=run_id, executor_id=rt.executor_id)
         run_store.step_started(session=s, run_id=run_id, seq=seq, name=name)
+        if action == "hold" and name.startswith(APPROVAL_STEP):
+            approval_needed(s, run_store.get_run(session=s, run_id=run_id), seq, name,
+                            run_store.now())
     if action == "hold":
         return {"ok": True}
     if ctx.cancel_requested():

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from rollgate.errors import NotFoundError, RefusedError, UsageError
 from rollgate.incidents import lifecycle
 from rollgate.incidents.oncall import on_call
+from rollgate.notify import events as notify_events
 from rollgate.spec.incidents import ROLE_TITLES, ROLES, IncidentPolicy
 from rollgate.spec.severity import Level, SeverityPolicy
 from rollgate.store import audit
@@ -69,16 +70,18 @@ def add_event(session: Session, incident: Incident, *, kind: str, text: str, act
     if key is None:
         session.add(event)
         session.flush()
-        return event
-    if session.scalar(select(IncidentEvent.id).where(IncidentEvent.incident_id == incident.id,
-                                                     IncidentEvent.key == key)) is not None:
-        return None
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        return None  # another writer put it there first
+    else:
+        if session.scalar(select(IncidentEvent.id).where(
+                IncidentEvent.incident_id == incident.id, IncidentEvent.key == key)) is not None:
+            return None
+        try:
+            with session.begin_nested():
+                session.add(event)
+                session.flush()
+        except IntegrityError:
+            return None  # another writer put it there first
+    # The people who hear of it are told through the outbox, in this same transaction.
+    notify_events.timeline_entry(session, incident, event)
     return event
 
 

@@ -141,8 +141,9 @@ def timeline_entry(session: Session, incident: Incident, entry: IncidentEvent) -
     if incident.run_id:
         refs["run"] = incident.run_id
     detail = entry.detail or {}
-    if detail.get("to") and kind in ("incident.reminder", "incident.escalation"):
-        refs["to"] = str(detail["to"])
+    to = detail.get("to") or detail.get("person")
+    if to and kind in ("incident.reminder", "incident.escalation"):
+        refs["to"] = str(to)
     emit(session, kind=kind, key=f"incident:{incident.id}:{entry.id}", at=entry.at,
          subject=subject, text=entry.text if kind != "incident.opened" else
          (incident.summary or entry.text), fields=fields, environment=incident.environment,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from rollgate.engine.runtime import Runtime
 from rollgate.errors import NotFoundError, UsageError
 from rollgate.moments import parse_utc
+from rollgate.notify import events
 from rollgate.runs.service import Project, via_detail
 from rollgate.spec.windows import check_zone
 from rollgate.store import audit
@@ -47,6 +48,7 @@ def post(rt: Runtime, project: Project, *, environment: str, service: str | None
                      target=f"{service or '*'}/{environment}",
                      detail={"notice": row.id, "title": title, "starts": start.isoformat(),
                              "ends": end.isoformat(), **via_detail(via)})
+        events.maintenance(s, row, "maintenance.scheduled", posted)
         return row
 
 
@@ -63,6 +65,7 @@ def cancel(rt: Runtime, notice_id: int, *, actor: str,
             audit.record(session=s, actor=actor, action="notice.cancelled",
                          target=f"{row.service or '*'}/{row.environment}",
                          detail={"notice": row.id, "title": row.title, **via_detail(via)})
+            events.maintenance(s, row, "maintenance.cancelled", row.cancelled_at)
         return row
 
 

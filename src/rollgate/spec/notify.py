@@ -172,6 +172,10 @@ class Notifications(Model):
                                 description="which events go where (every matching route "
                                 "sends; a channel gets an event once)")
     delivery: Delivery = Field(default_factory=Delivery)
+    maintenance_reminders: list[Duration] = Field(
+        default_factory=lambda: [7 * 86400.0, 86400.0],
+        description="how long before announced maintenance starts to remind "
+        "(`maintenance.reminder`; seed 001: 7 days and 24 hours)")
 
     @model_validator(mode="after")
     def _channels_exist(self) -> Notifications:

@@ -574,11 +574,14 @@ class Notification(Base):
     sees, and delivery's state: attempts, the next try, delivered or dead-lettered."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_notifications_due", "state", "next_attempt_at"),
+                      Index("ix_notifications_thread", "thread", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(64))
+    # Messages of one thread (a channel and one incident, run or notice) go out in order.
+    thread: Mapped[str] = mapped_column(String(200))
     channel_type: Mapped[str] = mapped_column(String(16))
     idempotency_key: Mapped[str] = mapped_column(String(280), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -7,7 +7,8 @@ Create Date: 2026-12-07 03:00:00
 ``notify_events`` is written in the transaction of the change that causes it (a run's end,
 an incident's update, a reminder), once per key. The worker routes each to the channels the
 spec names, as ``notifications`` rows: one per event and channel (the idempotency key is
-unique), delivered with retries and backoff, then dead-lettered after the last attempt.
+unique), delivered with retries and backoff, then dead-lettered after the last attempt; the
+messages of one thread (a channel and one incident, run or notice) go out in order.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Integer(),
                   sa.ForeignKey("notify_events.id", ondelete="CASCADE"), nullable=False),
         sa.Column("channel", sa.String(length=64), nullable=False),
+        sa.Column("thread", sa.String(length=200), nullable=False),
         sa.Column("channel_type", sa.String(length=16), nullable=False),
         sa.Column("idempotency_key", sa.String(length=280), nullable=False, unique=True),
         sa.Column("payload", sa.JSON(), nullable=False),
@@ -61,9 +63,11 @@ def upgrade() -> None:
         sa.Column("response", sa.String(length=300), nullable=True),
     )
     op.create_index("ix_notifications_due", "notifications", ["state", "next_attempt_at"])
+    op.create_index("ix_notifications_thread", "notifications", ["thread", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notifications_thread", table_name="notifications")
     op.drop_index("ix_notifications_due", table_name="notifications")
     op.drop_table("notifications")
     op.drop_index("ix_notify_events_pending", table_name="notify_events")
