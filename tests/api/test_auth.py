@@ -29,7 +29,8 @@ from tests.api.conftest import ApiServer
 from tests.conftest import PG_ADMIN, backend
 
 STAFF = {"vera": "viewer", "dana": "deployer", "abe": "approver"}  # all on staging
-PUBLIC = {("get", "/api/health"), ("post", "/api/auth/session"), ("post", "/api/auth/token")}
+PUBLIC = {("get", "/api/health"), ("post", "/api/auth/session"), ("post", "/api/auth/token"),
+          ("get", "/status.json")}  # the public status page
 
 
 def password(name: str) -> str:
@@ -156,6 +157,8 @@ def test_every_route_but_health_login_and_docs_needs_credentials(team: Team) -> 
     schema = team.call(None, "GET", "/openapi.json").json()
     assert {"token", "session"} <= set(schema["components"]["securitySchemes"])
     assert team.call(None, "GET", "/api/health").status_code == 200
+    for path in ("/status", "/status.json", "/status.atom"):
+        assert team.call(None, "GET", path).status_code == 200, path
     checked = 0
     for path, ops in schema["paths"].items():
         for method in ops:
