@@ -31,13 +31,14 @@ test-postgres: $(STAMP)
 	  || { echo "PostgreSQL does not answer on 127.0.0.1:5432 (start it, or run make test-sqlite)"; exit 1; }
 	ROLLGATE_TEST_DB=postgres $(PYTEST)
 
-## bench: engine and proxy overhead vs the direct path; canary analysis vs the anchors' rules; backup and restore vs pg_dump/pg_restore; API latency with 100,000 runs vs the store
+## bench: engine and proxy overhead vs the direct path; canary analysis vs the anchors' rules; backup and restore vs pg_dump/pg_restore; API latency with 100,000 runs vs the store; notification outbox throughput and delivery latency vs a direct POST
 bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/canary.py
 	$(PY) bench/canary_live.py
 	$(PY) bench/backup.py
 	$(PY) bench/api.py
+	$(PY) bench/notify.py
 
 ## lint: ruff and mypy --strict on src
 lint: $(STAMP)
