@@ -122,6 +122,7 @@ def test_the_status_page_shows_components_and_public_updates_without_login(
     incident = tab.locator(f"#incident-{incident_id}")
     expect(incident.locator(".name")).to_have_text("Payments failing")
     expect(incident.locator(".incident-status")).to_have_text("Identified")
+    expect(incident.locator(".meta")).to_contain_text("affects Payments")
     expect(incident.locator(".update .body")).to_contain_text([PUBLIC])
     body = tab.locator("body").inner_text()
     assert "INTERNAL" not in body and "ana" not in body.split()

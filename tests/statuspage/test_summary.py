@@ -114,6 +114,8 @@ def test_an_incident_of_no_service_or_environment_affects_every_component(db: Da
     summary = summary_at(db, T0 + H)
     assert states(summary) == dict.fromkeys(("web", "api", "db"), "degraded")
     assert summary.active[0].components == ("web", "api", "db")
+    (opening,) = summary.active[0].updates  # without a summary the opening says no more
+    assert (opening.status, opening.body) == ("investigating", "")
     assert summary.indicator == "minor"
 
 

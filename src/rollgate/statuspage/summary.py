@@ -190,6 +190,11 @@ class Summary:
         """The resolved incidents of the window, newest first."""
         return tuple(i for i in self.incidents if not i.active)
 
+    def names(self, ids: Iterable[str]) -> str:
+        """Components by their shown names, comma-separated."""
+        shown = {c.id: c.name for c in self.components}
+        return ", ".join(shown.get(i, i) for i in ids)
+
     @property
     def scheduled(self) -> tuple[Maintenance, ...]:
         """Maintenance in progress or to come, soonest first."""
@@ -302,7 +307,7 @@ def _public_incident(spec: Spec, row: Incident, entries: Sequence[IncidentEvent]
     for entry in entries:
         if entry.kind == "opened":
             # Never the entry's own text: it is the responders' (level, channel, where).
-            updates.append(Update(entry.id, status, row.summary or row.title, entry.at))
+            updates.append(Update(entry.id, status, row.summary or "", entry.at))
         elif entry.kind in MOVES:
             detail = entry.detail or {}
             before, raw = str(detail.get("from", "")), str(detail.get("to", status))
