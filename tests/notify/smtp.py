@@ -63,7 +63,7 @@ class Mailbox:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.reply.startswith("250"):
             content = cast(bytes, envelope.original_content or envelope.content)
-            message = cast(EmailMessage, message_from_bytes(content, policy=policy.default))
+            message = message_from_bytes(content, policy=policy.default)
             login = (session.auth_data.login.decode()
                      if isinstance(session.auth_data, LoginPassword) else None)
             self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), message,
@@ -92,7 +92,8 @@ class _Controller(Controller):
         # In ``tls`` mode AUTH does not wait for STARTTLS: the connection is TLS already.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            return super().factory()
+            server: SMTP = super().factory()  # type: ignore[no-untyped-call]
+        return server
 
 
 class SmtpServer:
