@@ -16,7 +16,9 @@ Measured, per store:
 
 - burst: N events emitted at full speed, each on its own thread (a different incident),
   while the worker delivers; events/s = N / (last arrival - first emit). The caller's cost
-  per event (the emit transaction) is reported too.
+  per event (the emit transaction) is reported too, and, as a reference, that cost with no
+  worker in the process (a CLI run; the server runs its worker beside the API's threads,
+  which share one interpreter lock with it).
 - one incident: a smaller burst on a single thread (one busy incident), whose messages the
   outbox sends one at a time, in order; the same events/s.
 - steady: Poisson arrivals at ``--rate`` events/s for ``--seconds``; per message, arrival at
@@ -77,6 +79,7 @@ from rollgate.testing import free_port
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECRET_ENV = "RG_BENCH_HOOK_SECRET"
+ALONE = 200  # events emitted before the worker starts: the caller's cost without it
 
 
 # -- the receiver (a separate process) ------------------------------------------------------
@@ -379,14 +382,20 @@ def outbox_rows(url: str, store: str, receiver: Receiver, args: argparse.Namespa
     db = Database(url)
     db.migrate()
     project = Project(spec=make_spec(receiver.url), spec_dir=Path(tempfile.gettempdir()))
+    way = Way(lambda key, inc: emit_one(db, key, inc), False)
+    # The caller's cost with no worker in its process (a CLI run), for the rows' comparison.
+    alone = burst(way, f"{store}-alone", ALONE, lambda i: f"INC-alone-{i}")
     worker = NotifyWorker(cast(Runtime, _Host(db)), lambda: project)
     worker.start()
     try:
-        return _measure_loads(Way(lambda key, inc: emit_one(db, key, inc), False), store,
-                              "outbox", receiver, args, one_incident=True)
+        receiver.wait_for({f"rollgate:{k}:hook" for k in alone.committed}, args.drain)
+        rows = _measure_loads(way, store, "outbox", receiver, args, one_incident=True)
     finally:
         worker.stop()
         db.dispose()
+    for row in rows:  # the first tenth warmed the pool and SQLAlchemy's statement cache
+        row["caller_held_no_worker"] = _pct(alone.held_ms[ALONE // 10:])
+    return rows
 
 
 def direct_rows(receiver: Receiver, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -456,7 +465,10 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "adds_p95_ms": round(steady_row["latency"]["p95_ms"]
                                  - ref_steady["latency"]["p95_ms"], 2),
             "caller_held_p50_ratio": round(mine["caller_held"]["p50_ms"]
-                                           / ref_burst["caller_held"]["p50_ms"], 3)}
+                                           / ref_burst["caller_held"]["p50_ms"], 3),
+            "caller_held_no_worker_p50_ratio": round(
+                mine["caller_held_no_worker"]["p50_ms"] / ref_burst["caller_held"]["p50_ms"],
+                3)}
     return out
 
 
@@ -493,7 +505,9 @@ def _print(res: dict[str, Any]) -> None:
         console.print(f"{store}: outbox/direct throughput {r['throughput_ratio']:.2f}x; the "
                       f"outbox adds {r['adds_p50_ms']:+.1f} ms at p50, {r['adds_p95_ms']:+.1f} "
                       f"ms at p95; the caller is held {r['caller_held_p50_ratio']:.2f}x as "
-                      "long per event (an emit transaction instead of a POST)")
+                      "long per event (an emit transaction instead of a POST), "
+                      f"{r['caller_held_no_worker_p50_ratio']:.2f}x with no worker in its "
+                      "process")
 
 
 def main(argv: list[str] | None = None) -> int:
