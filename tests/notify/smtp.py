@@ -117,8 +117,19 @@ class SmtpServer:
                        "auth_require_tls": False}
         if mode != "none":
             options["authenticator"] = Login(user, password)
+        self._options = options
         self.controller = _Controller(self.mailbox, hostname="127.0.0.1", port=self.port,
                                       **options)
+
+    def down(self) -> None:
+        """Stop listening (a relay that is down); the mailbox is kept."""
+        self.controller.stop()
+
+    def up(self) -> None:
+        """Listen again on the same port, with the same mailbox."""
+        self.controller = _Controller(self.mailbox, hostname="127.0.0.1", port=self.port,
+                                      **self._options)
+        self.controller.start()
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from rollgate.spec.base import Model, Name
 from rollgate.spec.durations import Duration
@@ -87,6 +87,10 @@ class PagerDutyChannel(Model):
 
 class EmailChannel(Model):
     """E-mail over SMTP, with STARTTLS (or TLS from the start) and authentication."""
+
+    # ``from`` is the spec's word; runs keep a snapshot of the spec and read it back.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              serialize_by_alias=True)
 
     type: Literal["email"]
     host: str = Field(min_length=1, description="SMTP server")

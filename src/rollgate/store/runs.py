@@ -165,6 +165,11 @@ def transition(
         lock = session.get(RunLock, (run.service, run.environment))
         if lock is not None and lock.run_id == run.id:
             session.delete(lock)
+    if to == RUNNING or to in TERMINAL:
+        # In this transaction: a run never starts or ends without its notification event.
+        from rollgate.notify import events
+
+        events.run_changed(session, run, to, now())
     return run
 
 
