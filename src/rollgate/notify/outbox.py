@@ -206,30 +206,27 @@ def _due(at: datetime) -> Any:
 
 
 def claim(db: Database, *, worker: str, timeout: float, limit: int = 100) -> list[Claimed]:
-    """Take up to ``limit`` due messages (and ones whose sender died mid-attempt), each by
-    compare-and-set on its attempt count, so two servers never send one at once."""
+    """Take up to ``limit`` due messages (and ones whose sender died mid-attempt) in one
+    UPDATE … RETURNING whose condition is "still due": a row another server claimed in the
+    meantime no longer matches, so two servers never send one message at once."""
     at = now()
     lease = at + timedelta(seconds=timeout + LEASE_MARGIN)
-    out: list[Claimed] = []
     with db.session() as s:
-        rows = s.execute(select(Notification.id, Notification.attempts)
-                         .where(_due(at)).order_by(Notification.next_attempt_at,
-                                                   Notification.id).limit(limit)).all()
-        for row_id, attempts in rows:
-            taken = s.execute(update(Notification).where(
-                Notification.id == row_id, Notification.attempts == attempts, _due(at))
-                .values(state=SENDING, claimed_by=worker, claimed_until=lease,
-                        attempts=attempts + 1)
-                .execution_options(synchronize_session=False))
-            if getattr(taken, "rowcount", 0) == 1:
-                out.append(Claimed(row_id, "", "", {}, "", attempts + 1))
-        if out:
-            found = {n.id: n for n in s.scalars(select(Notification).where(
-                Notification.id.in_([c.id for c in out])))}
-            out = [Claimed(c.id, found[c.id].channel, found[c.id].channel_type,
-                           dict(found[c.id].payload), found[c.id].idempotency_key, c.attempts)
-                   for c in out]
-    return out
+        ids = list(s.scalars(select(Notification.id).where(_due(at))
+                             .order_by(Notification.next_attempt_at, Notification.id)
+                             .limit(limit)))
+        if not ids:
+            return []
+        rows = s.execute(
+            update(Notification).where(Notification.id.in_(ids), _due(at))
+            .values(state=SENDING, claimed_by=worker, claimed_until=lease,
+                    attempts=Notification.attempts + 1)
+            .returning(Notification.id, Notification.channel, Notification.channel_type,
+                       Notification.payload, Notification.idempotency_key,
+                       Notification.attempts)
+            .execution_options(synchronize_session=False)).all()
+    return sorted((Claimed(r[0], r[1], r[2], dict(r[3]), r[4], r[5]) for r in rows),
+                  key=lambda c: ids.index(c.id))
 
 
 def channel_secrets(config: Any) -> list[str]:
