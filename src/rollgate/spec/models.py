@@ -353,6 +353,8 @@ class Spec(Model):
                                  self.environments, "environment")
             problems += _unknown(f"{where}.services", route.services or [], self.services,
                                  "service")
+            problems += _unknown(f"{where}.channels", route.channels,
+                                 self.notifications.channels, "channel")
             level(f"{where}.min_severity", route.min_severity)
             if route.quiet_hours:
                 level(f"{where}.quiet_hours.unless", route.quiet_hours.unless)
@@ -360,8 +362,9 @@ class Spec(Model):
         if page.environment is not None and page.environment not in self.environments:
             hint = _unknown_name(page.environment, self.environments, "environment")
             problems.append(f"status_page.environment: {hint}")
-        problems += _unknown("status_page.components", list(page.components), self.services,
-                             "service")
+        problems += [f"status_page.components.{name}: "
+                     f"{_unknown_name(name, self.services, 'service')}"
+                     for name in page.components if name not in self.services]
         for name in page.states:
             level(f"status_page.states.{name}", name)
         return problems

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from rollgate.spec.base import Model, Name
 from rollgate.spec.durations import Duration
@@ -180,16 +180,6 @@ class Notifications(Model):
         default_factory=lambda: [7 * 86400.0, 86400.0],
         description="how long before announced maintenance starts to remind "
         "(`maintenance.reminder`; seed 001: 7 days and 24 hours)")
-
-    @model_validator(mode="after")
-    def _channels_exist(self) -> Notifications:
-        problems = [f"routes[{i}].channels: no channel {name!r}; channels are "
-                    + (", ".join(self.channels) or "(none defined)")
-                    for i, route in enumerate(self.routes) for name in route.channels
-                    if name not in self.channels]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
 
 STATES = ("operational", "degraded", "partial_outage", "major_outage", "under_maintenance")
