@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from rollgate.testing import Sandbox, free_port
+from rollgate.testing.receivers import Receiver
 from rollgate.testing.sandbox import demo_service
 from tests.api.conftest import ApiServer
-from tests.notify.receivers import Receiver
 from tests.notify.smtp import SmtpServer, self_signed
 
 SLACK_PATH = "/services/T000/B000/XXXXSECRET"

@@ -27,7 +27,7 @@ from rollgate.spec.notify import (
     SlackChannel,
     WebhookChannel,
 )
-from tests.notify.receivers import Receiver
+from rollgate.testing.receivers import Receiver
 from tests.notify.samples import AT, INCIDENT, RUN, event
 from tests.notify.smtp import SmtpServer, self_signed
 

@@ -24,7 +24,7 @@ from rollgate.spec.models import Spec
 from rollgate.spec.notify import Delivery, QuietHours
 from rollgate.store.db import Database
 from rollgate.store.tables import MaintenanceNotice, Notification, NotifyEvent
-from tests.notify.receivers import Receiver
+from rollgate.testing.receivers import Receiver
 
 T0 = datetime(2025, 1, 6, 14, 0, tzinfo=UTC)
 SECRET = "s3cret-signing-key"

@@ -38,8 +38,9 @@ Deploy, roll back and follow runs; see what runs where.
 Every error has the shape `{"error": {"code": "...", "message": "..."}}`.
 
 Once the server has users, every route but `/api/health`, the login routes, these docs and
-the public status page (`/status`, `/status.json`, `/status.atom`) needs credentials: an API token (`Authorization: Bearer rg_…`, from `POST /api/auth/token`
-or `rollgate tokens create`) or the `rollgate_session` cookie of `POST /api/auth/session`
+the public status page (`/status`, `/status.json`, `/status.atom`) needs credentials: an
+API token (`Authorization: Bearer rg_…`, from `POST /api/auth/token` or `rollgate tokens
+create`) or the `rollgate_session` cookie of `POST /api/auth/session`
 (then changes also need its `X-CSRF-Token`). Roles per environment: viewer < deployer <
 approver < admin. With no users (open mode) the server acts as an admin and the caller is
 named by the `X-Rollgate-Actor` header (default `api`).

@@ -9,7 +9,8 @@ api (environment edge): under 100 requests/s, a good canary (v2) promoted 10% ->
 rolled back; the summary shows how long detection took. Both automatic rollbacks (the
 restored migration, the bad canary) open incidents; the canary's is run to resolution with
 roles, a public update, a message, an action item and its post-mortem draft, and the DORA
-report closes the demo.
+report; last, the outbox delivers what the runs and the incident announced to the team's
+signed webhook (a loopback receiver).
 
 Everything goes through the real ``rollgate`` CLI against the embedded default (SQLite store,
 local target, rollgate's own proxy), with a client loop hitting the public port throughout.
@@ -18,6 +19,8 @@ local target, rollgate's own proxy), with a client loop hitting the public port 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -35,6 +38,7 @@ from rollgate.demo.load import LoadLoop
 from rollgate.demo.schema import install_migrations
 from rollgate.store import runs as run_store
 from rollgate.targets.local.processes import free_port
+from rollgate.testing.receivers import Receiver
 from rollgate.testing.sandbox import Sandbox, demo_service
 
 console = Console(highlight=False)
@@ -75,6 +79,12 @@ def demo_spec(box: Sandbox, port: int, api_port: int) -> dict[str, Any]:
             }},
         },
         "incidents": {"on_rollback": {"level": "SEV2"}},
+        # The team's channel: a signed webhook (a loopback receiver stands in for it).
+        "notifications": {
+            "channels": {"team": {"type": "webhook", "url": "${DEMO_WEBHOOK_URL}",
+                                  "secret": "${DEMO_WEBHOOK_SECRET}"}},
+            "routes": [{"events": ["run.*", "incident.*"], "channels": ["team"]}],
+        },
         "analyses": {"golden-signals": {
             "interval": "1s",
             "judge": {"metrics": [{"metric": "error_rate", "critical": True},
@@ -148,6 +158,21 @@ def _incident(box: Sandbox) -> list[bool]:
     return results
 
 
+def _notifications(box: Sandbox, receiver: Receiver) -> list[bool]:
+    """Deliver what the runs and the incident announced (what `rollgate serve` does on its
+    own), then show the outbox and what the team's webhook received."""
+    results = [_act(box, "deliver the notifications (cron; rollgate serve does it itself)",
+                    ["notifications", "send"], 0),
+               _act(box, "the outbox", ["notifications", "list", "--limit", "8"], 0)]
+    rows = box.json("notifications", "list", "--limit", "500")
+    got = [b["event"]["subject"] for b in receiver.bodies()]
+    console.print(f"the team's webhook received {len(got)} signed message(s), e.g.:")
+    for subject in got[:4] + (["…"] if len(got) > 4 else []):
+        console.print(f"  {subject}", markup=False)
+    results.append(len(got) == len(rows) > 0 and all(r["state"] == "delivered" for r in rows))
+    return results
+
+
 def _items(public: str, names: list[str]) -> None:
     """Write items through the public port."""
     for name in names:
@@ -157,6 +182,9 @@ def _items(public: str, names: list[str]) -> None:
 def run_scenario(workdir: Path) -> int:
     """Run the demo in ``workdir``; return 0 when every act ended as expected."""
     port, api_port = free_port(), free_port()
+    receiver = Receiver().start()
+    os.environ["DEMO_WEBHOOK_URL"] = receiver.url
+    os.environ["DEMO_WEBHOOK_SECRET"] = secrets.token_hex(16)
     box = Sandbox(workdir)
     box.write_spec(demo_spec(box, port, api_port))
     box.set_faults({"v3": {"health": "fail"}})
@@ -233,12 +261,14 @@ def run_scenario(workdir: Path) -> int:
         if detection is not None:
             console.print(detection)
         results += _incident(box)
+        results += _notifications(box, receiver)
         results.append(_act(box, "stop web", ["down", "web", "--env", "production"], 0))
         results.append(_act(box, "stop api", ["down", "api", "--env", "edge"], 0))
     finally:
         if load is not None and load.running:
             load.stop()
         box.down()
+        receiver.stop()
     ok = all(results)
     console.print(Rule())
     console.print("demo finished: every step ended as expected" if ok

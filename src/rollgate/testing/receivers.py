@@ -1,6 +1,7 @@
-"""Real receivers on loopback standing in for Slack, PagerDuty and webhook endpoints: a
-threaded HTTP server that records every request, answers with a chosen status, and can be
-taken down and brought back on the same port (a receiver that is down for a while)."""
+"""Real receivers on loopback standing in for Slack, PagerDuty and webhook endpoints (in
+tests and the demo): a threaded HTTP server that records every request, answers with a
+chosen status, and can be taken down and brought back on the same port (a receiver that is
+down for a while)."""
 
 from __future__ import annotations
 
