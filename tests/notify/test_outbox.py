@@ -322,3 +322,32 @@ def test_one_incidents_messages_arrive_in_order_even_after_a_failure(
     mine = [b["event"]["kind"] for b in receiver.bodies()
             if b["event"]["refs"]["incident"] == inc]
     assert mine == ["incident.opened", "incident.resolved"]
+
+
+def test_a_public_only_route_sends_what_the_status_page_shows_and_nothing_internal(
+        db: Database, receiver: Receiver, client: httpx.Client) -> None:
+    spec = make_spec(receiver.url, routes=[
+        {"events": ["incident.*"], "channels": ["ops"], "public_only": True},
+        {"events": ["incident.*"], "channels": ["hook"]}])
+    with db.session() as s:
+        incident = service.open_incident(
+            session=s, policy=IncidentPolicy(), title="Checkout down", actor="ana", at=T0,
+            level="SEV1", service="web", environment="production",
+            summary="Some payments fail")
+        service.move(session=s, policy=IncidentPolicy(), incident=incident, to="mitigating",
+                     actor="ana", at=T0 + timedelta(minutes=3),
+                     note="INTERNAL: failing over db-2")
+        service.move(session=s, policy=IncidentPolicy(), incident=incident, to="resolved",
+                     actor="ana", at=T0 + timedelta(minutes=9), note="Payments work again",
+                     public=True)
+    _drain(db, spec, client)
+    outside = [r.json()["event"] for r in receiver.received if r.path == "/ops"]
+    inside = [r.json()["event"] for r in receiver.received if r.path == "/"]
+    assert [(e["kind"], e["text"]) for e in outside] == [
+        ("incident.opened", "Some payments fail"), ("incident.updated", ""),
+        ("incident.resolved", "Payments work again")]
+    assert all({f[0] for f in e["fields"]} <= {"Severity", "Status", "Service", "Environment"}
+               and "run" not in e["refs"] for e in outside)
+    # The team's own channel hears everything, internal notes and who acted included.
+    assert any("INTERNAL: failing over db-2" in e["text"] for e in inside)
+    assert any(f[0] == "By" for e in inside for f in e["fields"])

@@ -299,7 +299,7 @@ def move(*, session: Session, policy: IncidentPolicy, incident: Incident, to: st
     if refusal:
         text += " (forced: the post-mortem is not published)"
     event = add_event(session, incident, kind=kind, actor=actor, at=at, text=text,
-                      public=public, detail={"from": before, "to": to})
+                      public=public, detail={"from": before, "to": to, "note": note})
     assert event is not None
     if to == lifecycle.RESOLVED:
         postmortem.ensure_draft(session=session, policy=policy, incident=incident, at=at)

@@ -25,16 +25,19 @@ def emit(session: Session, *, kind: str, key: str, at: datetime, subject: str,
          text: str = "", fields: Sequence[tuple[str, str]] = (),
          environment: str | None = None, service: str | None = None,
          level: str | None = None, severity: int | None = None, public: bool = False,
-         refs: dict[str, str] | None = None) -> NotifyEvent | None:
+         refs: dict[str, str] | None = None,
+         outside: dict[str, Any] | None = None) -> NotifyEvent | None:
     """Write an event unless one with ``key`` exists (a retried step, a second server);
-    return it, or None when it was there already."""
+    return it, or None when it was there already. ``outside``: the text, fields and refs a
+    public-only route sends instead (none: the event has nothing internal in it)."""
     if session.scalar(select(NotifyEvent.id).where(NotifyEvent.key == key)) is not None:
         return None
     row = NotifyEvent(key=key, kind=kind, at=at, environment=environment, service=service,
                       level=level, severity=severity, public=public,
                       subject=subject[:SUBJECT_MAX],
                       data={"text": text, "fields": [list(f) for f in fields],
-                            "refs": refs or {}})
+                            "refs": refs or {},
+                            **({"outside": outside} if outside is not None else {})})
     try:
         with session.begin_nested():
             session.add(row)
@@ -141,6 +144,16 @@ def timeline_entry(session: Session, incident: Incident, entry: IncidentEvent) -
     if incident.run_id:
         refs["run"] = incident.run_id
     detail = entry.detail or {}
+    # What customers may read (a route with public_only): what the status page shows.
+    outside: dict[str, Any] | None = None
+    if public:
+        said = (incident.summary or "" if entry.kind == "opened" else
+                str(detail.get("note") or "") if entry.kind in ("status", "reopened")
+                and entry.public else entry.text if entry.public else "")
+        outside = {"text": said, "fields": [list(f) for f in fields
+                                            if f[0] in ("Severity", "Status", "Service",
+                                                        "Environment")],
+                   "refs": {"incident": incident.id}}
     to = detail.get("to") or detail.get("person")
     if to and kind in ("incident.reminder", "incident.escalation"):
         refs["to"] = str(to)
@@ -148,7 +161,7 @@ def timeline_entry(session: Session, incident: Incident, entry: IncidentEvent) -
          subject=subject, text=entry.text if kind != "incident.opened" else
          (incident.summary or entry.text), fields=fields, environment=incident.environment,
          service=incident.service, level=level, severity=incident.severity, public=public,
-         refs=refs)
+         refs=refs, outside=outside)
 
 
 # --- maintenance ------------------------------------------------------------------------
@@ -173,9 +186,13 @@ def maintenance(session: Session, notice: MaintenanceNotice, kind: str, at: date
                 refs={"notice": str(notice.id)})
 
 
-def data_of(event: NotifyEvent) -> dict[str, Any]:
-    """The event as channels see it: one plain dict."""
+def data_of(event: NotifyEvent, outside: bool = False) -> dict[str, Any]:
+    """The event as channels see it: one plain dict; ``outside``: as customers may read it
+    (no internal notes, responders, channels or runs)."""
+    data = {key: value for key, value in event.data.items() if key != "outside"}
+    if outside:
+        data.update(event.data.get("outside") or {})
     return {"key": event.key, "kind": event.kind, "at": event.at.isoformat(),
             "subject": event.subject, "environment": event.environment,
             "service": event.service, "level": event.level, "severity": event.severity,
-            "public": event.public, **event.data}
+            "public": event.public, **data}

@@ -95,16 +95,18 @@ def _held(route: Route, spec: Spec, event: NotifyEvent, at: datetime) -> datetim
     return quiet_until(quiet, at)
 
 
-def targets(spec: Spec, event: NotifyEvent, at: datetime) -> dict[str, datetime]:
+def targets(spec: Spec, event: NotifyEvent, at: datetime) -> dict[str, tuple[datetime, bool]]:
     """The channels ``event`` goes to, each with when to send it first (quiet hours hold
-    it; a channel reached by several routes gets it once, at the earliest)."""
-    out: dict[str, datetime] = {}
+    it; a channel reached by several routes gets it once, at the earliest) and whether it
+    gets the public view only (every route to it is ``public_only``)."""
+    out: dict[str, tuple[datetime, bool]] = {}
     for route in spec.notifications.routes:
         if not _passes(route, spec, event):
             continue
         due = _held(route, spec, event, at) or at
         for name in route.channels:
-            out[name] = min(out.get(name, due), due)
+            before, outside = out.get(name, (due, True))
+            out[name] = (min(before, due), outside and route.public_only)
     return out
 
 
@@ -139,10 +141,9 @@ def route(session: Session, spec: Spec, *, at: datetime, limit: int = 500) -> in
             .values(routed_at=at).execution_options(synchronize_session=False))
         if getattr(claimed, "rowcount", 0) != 1:
             continue
-        data = data_of(event)
-        for name, due in targets(spec, event, at).items():
+        for name, (due, outside) in targets(spec, event, at).items():
             config = spec.notifications.channels[name]
-            payload = PLUGINS[config.type].render(data, config)
+            payload = PLUGINS[config.type].render(data_of(event, outside), config)
             if payload is None:  # the channel has nothing to say of this kind of event
                 continue
             session.add(Notification(

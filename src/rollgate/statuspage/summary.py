@@ -288,7 +288,10 @@ def _public_status(status: str) -> str:
 
 
 def _move_note(entry: IncidentEvent, before: str, to: str) -> str:
-    """The note of a public status move (``from → to: note``), without the arrow."""
+    """The note of a public status move (kept in its detail; older entries: parsed from
+    ``from → to: note``)."""
+    if "note" in (entry.detail or {}):
+        return str((entry.detail or {}).get("note") or "")
     text = entry.text.removesuffix(FORCED)
     head = f"{before} → {to}"
     if not text.startswith(head):
