@@ -4,7 +4,7 @@ rollgate side: a store (an SQLite file, and a fresh PostgreSQL database on 127.0
 when it answers, dropped afterwards), a spec with one signed webhook channel (its secret a
 ``${NAME}`` reference filled from the environment) and a route for every event, and the
 server's real delivery loop (``rollgate.api.worker.NotifyWorker``: ``outbox.run_pass`` every
-0.25 s, at once again while busy). A producer thread writes events with
+0.1 s, at once again while busy). A producer thread writes events with
 ``events.emit``, each in its own transaction, as an incident's timeline does.
 
 The receiver is a separate process (aiohttp on uvloop) that checks each signature and

@@ -1,4 +1,4 @@
-"""rollgate notifications list | show | resend | send: the outbox of messages to Slack,
+"""rollgate notifications list | resend | send: the outbox of messages to Slack,
 webhooks, PagerDuty and e-mail, its dead letters, and a delivery pass for cron."""
 
 from __future__ import annotations
