@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from sqlalchemy import select
 
 from rollgate.store import runs as run_store
-from rollgate.store.db import Database
+from rollgate.store.db import HEAD_REVISION, Database
 from rollgate.store.tables import Instance, Proxy
 
 
@@ -124,7 +124,9 @@ class Sandbox:
         """The id of the newest run (of a version), waiting until one exists."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.store().revision() is not None:
+            # Only once the CLI that creates the store has migrated it all the way: a
+            # half-migrated store lacks columns the query reads.
+            if self.store().revision() == HEAD_REVISION:
                 with self.store().session() as s:
                     rows = run_store.list_runs(session=s, limit=1)
                     if rows and (version is None or rows[0].version == version):
