@@ -160,9 +160,10 @@ def test_openapi_documents_every_route(api: ApiServer) -> None:
     assert api.http.get("/docs").status_code == 200
     schema = api.http.get("/openapi.json").json()
     operations = [op for path in schema["paths"].values() for op in path.values()]
-    assert len(operations) == 48
+    assert len(operations) == 50
     for path in ("/api/incidents", "/api/incidents/{incident_id}/status",
-                 "/api/alerts/alertmanager", "/api/reports/dora", "/status.json"):
+                 "/api/alerts/alertmanager", "/api/reports/dora", "/status.json",
+                 "/api/notifications", "/api/notifications/{notification_id}/resend"):
         assert path in schema["paths"], path
     for op in operations:
         assert op.get("summary") and op.get("description"), op

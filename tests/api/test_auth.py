@@ -254,6 +254,9 @@ def _matrix(t: Team) -> list[tuple[str, str, str, dict[str, Any] | None, int, st
             may = user == "root" or (may_deploy and env == "staging")
             cases.append((user, "POST", "/api/alerts/alertmanager", _resolved_alert(env),
                           200 if may else 403, f"needs deployer on {env}"))
+        # the outbox: each sees the environments they may view; a resend needs deployer
+        cases.append((user, "GET", "/api/notifications?failed=true", None, 200, ""))
+        cases.append((user, "POST", "/api/notifications/999999/resend", None, 404, ""))
         # admin
         cases.append((user, "GET", "/api/users", None, 200 if user == "root" else 403,
                       "needs admin on every environment (*)"))

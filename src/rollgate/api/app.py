@@ -21,6 +21,7 @@ from rollgate.api import (
     routes_data,
     routes_gates,
     routes_incidents,
+    routes_notifications,
     routes_reports,
     routes_runs,
     routes_status,
@@ -70,6 +71,9 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
             {"name": "audit", "description": "the hash-chained audit log"},
             {"name": "incidents", "description": "incidents: open, run and resolve them; "
                                                  "Alertmanager webhooks"},
+            {"name": "notifications", "description": "the outbox: messages to Slack, "
+                                                     "webhooks, PagerDuty and e-mail; resend "
+                                                     "dead letters"},
             {"name": "auth", "description": "log in, API tokens, who am I"},
             {"name": "users", "description": "users and their roles per environment (admin)"},
         ],
@@ -90,6 +94,7 @@ def create_app(rt: Runtime, project_loader: Callable[[], Project]) -> FastAPI:
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     app.include_router(routes_audit.router)
     app.include_router(routes_incidents.router)
+    app.include_router(routes_notifications.router)
     app.include_router(routes_status.router)
 
     app.add_middleware(RefuseNulBytes)

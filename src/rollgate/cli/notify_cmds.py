@@ -3,7 +3,7 @@ webhooks, PagerDuty and e-mail, its dead letters, and a delivery pass for cron."
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
@@ -15,7 +15,6 @@ from rollgate.errors import UsageError
 from rollgate.notify import maintenance, outbox
 from rollgate.runs.service import default_actor
 from rollgate.store.runs import now
-from rollgate.store.tables import Notification, NotifyEvent
 
 notify_app = typer.Typer(help="Notifications: what went out, what failed, send again.",
                          no_args_is_help=True)
@@ -26,16 +25,6 @@ ROUNDS = 20  # a send pass stops after this many rounds even if more keeps comin
 def register(app: typer.Typer) -> None:
     """Add the notifications command group to the app."""
     app.add_typer(notify_app, name="notifications")
-
-
-def as_dict(row: Notification, event: NotifyEvent) -> dict[str, Any]:
-    """A message and its event as plain data (the payload has no secrets in it)."""
-    return {"id": row.id, "channel": row.channel, "type": row.channel_type,
-            "state": row.state, "attempts": row.attempts, "event": event.kind,
-            "subject": event.subject, "environment": event.environment,
-            "idempotency_key": row.idempotency_key, "created_at": row.created_at,
-            "next_attempt_at": row.next_attempt_at, "delivered_at": row.delivered_at,
-            "dead_at": row.dead_at, "last_error": row.last_error, "response": row.response}
 
 
 @notify_app.command("list")
@@ -55,7 +44,7 @@ def list_notifications(
     with app_state.runtime().db.session() as s:
         rows = outbox.listing(session=s, state="failed" if failed else state,
                               channel=channel, limit=limit)
-        data = [as_dict(n, e) for n, e in rows]
+        data = [outbox.message_dict(n, e) for n, e in rows]
     if as_json:
         print_json(data)
         return

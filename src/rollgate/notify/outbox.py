@@ -20,7 +20,7 @@ Exactly once, as far as the receiver can tell:
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -324,16 +324,40 @@ def run_pass(db: Database, spec: Spec, *, worker: str, client: httpx.Client) -> 
 # --- dead letters and the listing ---------------------------------------------------------
 
 def listing(*, session: Session, state: str | None = None, channel: str | None = None,
-            limit: int = 50) -> list[tuple[Notification, NotifyEvent]]:
-    """Messages with their events, newest first; ``state`` ``failed`` means dead-lettered."""
+            limit: int = 50, offset: int = 0, environments: Collection[str] | None = None
+            ) -> list[tuple[Notification, NotifyEvent]]:
+    """Messages with their events, newest first; ``state`` ``failed`` means dead-lettered;
+    ``environments``: only those of events of these environments and of none (None: all)."""
     q = select(Notification, NotifyEvent).join(NotifyEvent,
                                                NotifyEvent.id == Notification.event_id)
     if state:
         q = q.where(Notification.state == (DEAD if state == "failed" else state))
     if channel:
         q = q.where(Notification.channel == channel)
-    rows = session.execute(q.order_by(Notification.id.desc()).limit(limit)).all()
+    if environments is not None:
+        q = q.where(or_(NotifyEvent.environment.in_(sorted(environments)),
+                        NotifyEvent.environment.is_(None)))
+    rows = session.execute(q.order_by(Notification.id.desc()).limit(limit)
+                           .offset(offset)).all()
     return [(n, e) for n, e in rows]
+
+
+def message_dict(row: Notification, event: NotifyEvent) -> dict[str, Any]:
+    """A message and its event as plain data (the payload has no secrets in it)."""
+    return {"id": row.id, "channel": row.channel, "type": row.channel_type,
+            "state": row.state, "attempts": row.attempts, "event": event.kind,
+            "subject": event.subject, "environment": event.environment,
+            "idempotency_key": row.idempotency_key, "created_at": row.created_at,
+            "next_attempt_at": row.next_attempt_at, "delivered_at": row.delivered_at,
+            "dead_at": row.dead_at, "last_error": row.last_error, "response": row.response}
+
+
+def environment_of(*, session: Session, notification_id: int) -> tuple[bool, str | None]:
+    """Whether the message exists, and its event's environment."""
+    found = session.execute(select(NotifyEvent.environment).join(
+        Notification, Notification.event_id == NotifyEvent.id).where(
+        Notification.id == notification_id)).first()
+    return (found is not None, found[0] if found is not None else None)
 
 
 def resend(*, session: Session, notification_id: int, actor: str) -> Notification:
