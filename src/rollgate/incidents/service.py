@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rollgate.errors import NotFoundError, RefusedError, UsageError
@@ -25,6 +24,7 @@ from rollgate.notify import events as notify_events
 from rollgate.spec.incidents import ROLE_TITLES, ROLES, IncidentPolicy
 from rollgate.spec.severity import Level, SeverityPolicy
 from rollgate.store import audit
+from rollgate.store.db import add_unique
 from rollgate.store.tables import (
     Incident,
     IncidentEvent,
@@ -74,11 +74,7 @@ def add_event(session: Session, incident: Incident, *, kind: str, text: str, act
         if session.scalar(select(IncidentEvent.id).where(
                 IncidentEvent.incident_id == incident.id, IncidentEvent.key == key)) is not None:
             return None
-        try:
-            with session.begin_nested():
-                session.add(event)
-                session.flush()
-        except IntegrityError:
+        if not add_unique(session, event):
             return None  # another writer put it there first
     # The people who hear of it are told through the outbox, in this same transaction.
     notify_events.timeline_entry(session, incident, event)

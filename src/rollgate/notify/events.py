@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from rollgate.store.db import add_unique
 from rollgate.store.tables import Incident, IncidentEvent, MaintenanceNotice, NotifyEvent, Run
 
 SUBJECT_MAX = 300
@@ -38,13 +38,7 @@ def emit(session: Session, *, kind: str, key: str, at: datetime, subject: str,
                       data={"text": text, "fields": [list(f) for f in fields],
                             "refs": refs or {},
                             **({"outside": outside} if outside is not None else {})})
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None  # another writer put it there first
-    return row
+    return row if add_unique(session, row) else None
 
 
 # --- runs -------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, exists, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rollgate.errors import NotFoundError, UsageError
+from rollgate.store.db import add_unique
 from rollgate.store.runs import now
 from rollgate.store.tables import ApiToken, LoginFailure, RoleGrant, User, WebSession
 
@@ -41,13 +41,9 @@ def get_user(*, session: Session, name: str) -> User:
 def add_user(*, session: Session, name: str, password_hash: str) -> User:
     """A new user; UsageError when the name is taken."""
     user = User(name=name, password_hash=password_hash, created_at=now())
-    try:
-        with session.begin_nested():
-            session.add(user)
-            session.flush()
-    except IntegrityError:
+    if not add_unique(session, user):
         raise UsageError(f"user {name!r} already exists; give them a role with "
-                         f"`rollgate users grant {name} ROLE --env ENV`") from None
+                         f"`rollgate users grant {name} ROLE --env ENV`")
     return user
 
 

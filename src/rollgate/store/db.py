@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -51,6 +51,19 @@ def make_engine(url: str) -> Engine:
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE,
                          max_overflow=8)
+
+
+def add_unique(session: Session, row: Any) -> bool:
+    """Insert ``row`` in a savepoint; False (and nothing written) when a unique constraint
+    refuses it: another writer, or an earlier try, put that row there first. The rest of
+    the caller's transaction goes on either way."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from rollgate.store.db import add_unique
 from rollgate.store.runs import SUCCEEDED, now
 from rollgate.store.tables import Deployment, Instance, Proxy, Release, Run
 
@@ -113,13 +113,9 @@ def ensure_release(*, session: Session, service: str, version: str,
         select(Release).where(Release.service == service, Release.version == version)
     )
     if row is None:
-        try:
-            with session.begin_nested():
-                session.add(Release(service=service, version=version, created_at=now(),
+        # False: recorded by the other run.
+        add_unique(session, Release(service=service, version=version, created_at=now(),
                                     commit_sha=commit_sha, committed_at=committed_at))
-                session.flush()
-        except IntegrityError:
-            pass  # recorded by the other run
         return
     if row.committed_at is None and committed_at is not None:
         row.committed_at = committed_at

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from rollgate.errors import LockedError, NotFoundError, RollgateError
+from rollgate.store.db import add_unique
 from rollgate.store.tables import Run, RunLock, Step
 
 PENDING, RUNNING = "pending", "running"
@@ -72,12 +72,8 @@ def create_run(
         cancel_requested=False,
         created_at=now(),
     )
-    try:
-        with session.begin_nested():
-            session.add(RunLock(service=service, environment=environment, run_id=run.id,
-                                acquired_at=now()))
-            session.flush()
-    except IntegrityError:
+    if not add_unique(session, RunLock(service=service, environment=environment,
+                                       run_id=run.id, acquired_at=now())):
         holder = session.get(RunLock, (service, environment))
         active = holder.run_id if holder else "unknown"
         raise LockedError(
@@ -85,7 +81,7 @@ def create_run(
             f"Wait for it (--wait), watch it with `rollgate runs show {active}`, "
             f"or stop it with `rollgate cancel {active}`.",
             run_id=active,
-        ) from None
+        )
     session.add(run)
     return run
 
