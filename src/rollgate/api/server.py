@@ -1,4 +1,4 @@
-"""``rollgate serve``: the API, the engine that drives its runs, and the background worker."""
+"""``rollgate serve``: the API, the engine that drives its runs, and the background workers."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def refuse_open_exposure(settings: Settings, host: str) -> None:
 
 def serve(settings: Settings, project_loader: Callable[[], Project], *, host: str,
           port: int) -> None:
-    """Serve until SIGINT or SIGTERM; then stop the worker and close the runtime."""
+    """Serve until SIGINT or SIGTERM; then stop the workers and close the runtime."""
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("rollgate").setLevel(logging.INFO)
@@ -94,15 +94,13 @@ def serve(settings: Settings, project_loader: Callable[[], Project], *, host: st
     # that into a clean return instead of a kill (SIGTERM) or a traceback (SIGINT).
     previous = {sig: signal.signal(sig, _stop) for sig in _STOP_SIGNALS}
     rt: Runtime | None = None
-    worker: Worker | None = None
-    notifier: NotifyWorker | None = None
+    workers: list[Worker | NotifyWorker] = []
     try:
         rt = Runtime(settings, kind="serve")
         rt.start_engine()
-        worker = Worker(rt, project_loader)
-        worker.start()
-        notifier = NotifyWorker(rt, project_loader)
-        notifier.start()
+        workers = [Worker(rt, project_loader), NotifyWorker(rt, project_loader)]
+        for worker in workers:
+            worker.start()
         config = uvicorn.Config(create_app(rt, project_loader), log_level="warning",
                                 access_log=False, timeout_graceful_shutdown=5,
                                 proxy_headers=True,
@@ -117,10 +115,8 @@ def serve(settings: Settings, project_loader: Callable[[], Project], *, host: st
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if worker is not None:
+        for worker in workers:
             worker.stop()
-        if notifier is not None:
-            notifier.stop()
         sock.close()
         driven = rt.close() if rt is not None else []
     if driven:

@@ -26,19 +26,22 @@ log = logging.getLogger(__name__)
 INTERVAL = 2.0
 
 
-class Worker:
-    """A thread that runs :meth:`run_once` every ``interval`` seconds until stopped."""
+class _Background:
+    """A daemon thread over the runtime and the spec, running ``_loop`` until stopped; the
+    first pass runs at once."""
+
+    name = "rollgate-background"
 
     def __init__(self, rt: Runtime, project_loader: Callable[[], Project],
-                 interval: float = INTERVAL) -> None:
+                 interval: float) -> None:
         self.rt = rt
         self.project_loader = project_loader
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rollgate-worker", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
 
     def start(self) -> None:
-        """Start the thread; the first pass runs at once."""
+        """Start the thread."""
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -46,6 +49,19 @@ class Worker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+class Worker(_Background):
+    """A thread that runs :meth:`run_once` every ``interval`` seconds until stopped."""
+
+    name = "rollgate-worker"
+
+    def __init__(self, rt: Runtime, project_loader: Callable[[], Project],
+                 interval: float = INTERVAL) -> None:
+        super().__init__(rt, project_loader, interval)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -111,28 +127,17 @@ NOTIFY_INTERVAL = 0.1  # an idle pass is one indexed query
 SPEC_TTL = 5.0  # the delivery loop reads the spec again this often
 
 
-class NotifyWorker:
-    """A thread that routes new events and delivers due notifications until stopped."""
+class NotifyWorker(_Background):
+    """A thread that routes new events and delivers due notifications until stopped (a stop
+    waits for the attempts in flight to be recorded)."""
+
+    name = "rollgate-notify"
 
     def __init__(self, rt: Runtime, project_loader: Callable[[], Project],
                  interval: float = NOTIFY_INTERVAL) -> None:
-        self.rt = rt
-        self.project_loader = project_loader
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rollgate-notify", daemon=True)
+        super().__init__(rt, project_loader, interval)
         self._project: Project | None = None
         self._loaded_at = 0.0
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop and wait for the attempts in flight to be recorded."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _spec_project(self) -> Project:
         if self._project is None or time.monotonic() - self._loaded_at > SPEC_TTL:
