@@ -226,8 +226,9 @@ def claim(db: Database, *, worker: str, timeout: float, limit: int = 100) -> lis
                        Notification.payload, Notification.idempotency_key,
                        Notification.attempts)
             .execution_options(synchronize_session=False)).all()
+    order = {row_id: n for n, row_id in enumerate(ids)}  # RETURNING keeps no order
     return sorted((Claimed(r[0], r[1], r[2], dict(r[3]), r[4], r[5]) for r in rows),
-                  key=lambda c: ids.index(c.id))
+                  key=lambda c: order[c.id])
 
 
 def channel_secrets(config: Any) -> list[str]:

@@ -7,6 +7,7 @@ severe matching rule wins, and with none the least severe level applies.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -192,8 +193,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+@cache
 def preset(name: str) -> SeverityPolicy:
-    """A preset policy by name (see ``PRESETS``)."""
+    """A preset policy by name (see ``PRESETS``); built once (policies are immutable), since
+    routing and timers ask for it per event."""
     if name not in PRESETS:
         raise ValueError(f"unknown severity preset {name!r}; presets: {', '.join(PRESETS)}")
     return SeverityPolicy.model_validate(PRESETS[name])
