@@ -17,6 +17,7 @@ import pytest
 
 from rollgate.store.db import Database
 from rollgate.testing import Sandbox
+from rollgate.testing.receivers import Receiver
 
 PG_ADMIN = os.environ.get("ROLLGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -64,3 +65,11 @@ def sandbox(tmp_path: Path, database_url: str | None) -> Iterator[Sandbox]:
     yield box
     if box.spec_path.exists():
         box.down()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A recording HTTP receiver on loopback (a stand-in for Slack, PagerDuty, a webhook)."""
+    r = Receiver().start()
+    yield r
+    r.stop()

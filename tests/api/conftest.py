@@ -60,6 +60,18 @@ class ApiServer:
                 self.proc.wait(10)
         return self.proc.returncode
 
+    def act_as_admin(self, name: str = "admin") -> None:
+        """Add an admin of every environment (the server leaves open mode: every route but
+        the public ones needs credentials) and send its token with every request."""
+        from rollgate.auth import service as accounts
+
+        db = self.box.store()
+        accounts.add_user(db, name=name, password="correct horse battery", role="admin",
+                          environment="*", actor="test")
+        token = accounts.create_token(db, user=name, name="tests", expires_in_days=1,
+                                      actor="test")
+        self.http.headers["Authorization"] = f"Bearer {token.token}"
+
     def log(self) -> str:
         """What the server printed."""
         return self.log_path.read_text() if self.log_path.exists() else ""

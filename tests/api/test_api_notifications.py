@@ -17,13 +17,6 @@ from tests.api.conftest import ApiServer
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def server(sandbox: Sandbox, receiver: Receiver) -> Iterator[ApiServer]:
     sandbox.write_spec({
         "project": "t",

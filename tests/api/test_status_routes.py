@@ -12,7 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from rollgate.auth import service as accounts
 from rollgate.incidents import lifecycle
 from rollgate.store.tables import Incident
 from rollgate.testing import Sandbox, free_port
@@ -48,12 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         api = ApiServer(box)
         try:
             api.start()
-            db = box.store()
-            accounts.add_user(db, name="root", password="a long enough password",
-                              role="admin", environment="*", actor="test")
-            token = accounts.create_token(db, user="root", name="tests", expires_in_days=1,
-                                          actor="test")
-            api.http.headers["Authorization"] = f"Bearer {token.token}"
+            api.act_as_admin("root")
             yield api
         finally:
             try:

@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from rollgate.auth import service as accounts
 from rollgate.incidents import service
 from rollgate.spec.loader import load_spec
 from rollgate.store.runs import now
@@ -43,12 +42,7 @@ def status_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServe
         server = ApiServer(box)
         try:
             server.start()
-            db = box.store()
-            accounts.add_user(db, name="admin", password="correct horse battery",
-                              role="admin", environment="*", actor="test")
-            token = accounts.create_token(db, user="admin", name="tests", expires_in_days=1,
-                                          actor="test")
-            server.http.headers["Authorization"] = f"Bearer {token.token}"  # for the cleanup
+            server.act_as_admin()  # its token also serves the cleanup
             yield server
         finally:
             try:

@@ -50,13 +50,6 @@ def make_spec(url: str, routes: list[dict[str, Any]] | None = None,
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with httpx.Client() as c:
         yield c
