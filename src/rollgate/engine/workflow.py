@@ -139,8 +139,8 @@ def finish_step(run_id: str, status: str, error: str | None,
         if record is not None and record["trigger"] == "auto":
             # In the run's own transaction: the run never ends without its incident.
             open_for_rollback(session=s, run=run, scope=str(record["scope"]))
-    if record is not None:
-        write_rollback_record(rt.db, rt.state_dir, run_id, **record)
+        if record is not None:
+            write_rollback_record(s, rt.state_dir, run, **record)
     return status
 
 
