@@ -23,7 +23,6 @@ def write_rollback_record(session: Session, state_dir: Path, run: Run, *, scope:
     done = backup_store.rollbacks(session=session, run_id=run.id, limit=1)
     if done and done[0].record_path:
         return Path(done[0].record_path)
-    session.flush()
     steps = run_store.list_steps(session=session, run_id=run.id)
     backup = backup_store.get(session=session, backup_id=backup_id) if backup_id else None
     finished = run.finished_at or run_store.now()
